@@ -1,0 +1,76 @@
+"""The engine's single clock: every "what time is it" in Procon Flow goes through :func:`now`.
+
+Tests move time with :func:`set_clock` / :class:`FrozenClock`. The clock is also installed into
+SpiffWorkflow's timer module (which otherwise calls ``datetime.now`` itself), so BPMN timers see
+the same time as everything else.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Callable
+
+UTC = _dt.UTC
+
+
+def _system_now() -> _dt.datetime:
+    return _dt.datetime.now(UTC)
+
+
+_source: Callable[[], _dt.datetime] = _system_now
+
+
+def now() -> _dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    value = _source()
+    if value.tzinfo is None:
+        raise ValueError("O relógio do motor deve devolver datas com fuso horário")
+    return value.astimezone(UTC)
+
+
+def set_clock(source: Callable[[], _dt.datetime] | None) -> None:
+    """Replace the time source (``None`` restores the system clock)."""
+    global _source
+    _source = source or _system_now
+
+
+class FrozenClock:
+    """A clock that stands still until moved; install it with :func:`set_clock`."""
+
+    def __init__(self, start: _dt.datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("FrozenClock precisa de uma data com fuso horário")
+        self.current = start.astimezone(UTC)
+
+    def __call__(self) -> _dt.datetime:
+        return self.current
+
+    def advance(self, delta: _dt.timedelta) -> _dt.datetime:
+        self.current = self.current + delta
+        return self.current
+
+    def set(self, moment: _dt.datetime) -> None:
+        self.current = moment.astimezone(UTC)
+
+
+class _EngineDatetime(_dt.datetime):
+    """``datetime`` whose ``now()`` asks the engine's clock; used inside SpiffWorkflow only."""
+
+    @classmethod
+    def now(cls, tz: _dt.tzinfo | None = None) -> _dt.datetime:  # type: ignore[override]
+        current = now()
+        return current.astimezone(tz) if tz is not None else current.astimezone().replace(tzinfo=None)
+
+
+_installed = False
+
+
+def install_into_spiffworkflow() -> None:
+    """Make SpiffWorkflow's timers read this clock. Idempotent; called once at engine import."""
+    global _installed
+    if _installed:
+        return
+    from SpiffWorkflow.bpmn.specs.event_definitions import timer
+
+    timer.datetime = _EngineDatetime  # type: ignore[misc]
+    _installed = True

@@ -1,0 +1,120 @@
+"""Process definitions: load diagrams from ``workflows/``, validate them and deploy versions.
+
+A definition is stored once per content hash with an increasing version number per process;
+deploying an unchanged file is a no-op. Running cases keep the definition they started on. Parsed
+specs are cached in memory by content hash and shared by every workflow object of that version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from engine.errors import DefinitionError, NotFound
+from engine.forms import FormRegistry
+from engine.models import ProcessDefinition
+from engine.validation import Problem, parse_file, validate_bytes
+
+
+def content_hash(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    """The parsed spec of one deployed definition, shared between workflows."""
+
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+
+
+class DefinitionRepository:
+    """Deployed definitions in the database, with their parsed specs cached in memory."""
+
+    def __init__(self, workflows_dir: Path, forms: FormRegistry) -> None:
+        self.workflows_dir = workflows_dir
+        self.forms = forms
+        self._specs: dict[tuple[str, str], LoadedSpec] = {}
+        self._lock = threading.Lock()
+
+    # -- validation -------------------------------------------------------------------------
+    def validate(self, content: bytes, filename: str) -> list[Problem]:
+        return validate_bytes(content, filename, self.forms)
+
+    def validate_directory(self) -> dict[Path, list[Problem]]:
+        return {path: self.validate(path.read_bytes(), str(path)) for path in sorted(self.workflows_dir.glob("*.bpmn"))}
+
+    # -- deployment -------------------------------------------------------------------------
+    def deploy(self, session: Session, content: bytes, filename: str, actor: str) -> list[ProcessDefinition]:
+        """Deploy every executable process in one file; returns the current definitions.
+
+        Raises :class:`DefinitionError` with every problem when the file is not valid.
+        """
+        problems = self.validate(content, filename)
+        if problems:
+            raise DefinitionError(problems)
+        parsed, _ = parse_file(content, filename)
+        assert parsed is not None
+        digest = content_hash(content)
+        xml = content.decode("utf-8")
+        result = []
+        for process_id in parsed.process_ids:
+            latest = self.latest(session, process_id, required=False)
+            if latest is not None and latest.content_hash == digest:
+                result.append(latest)
+                continue
+            number = (session.scalar(select(func.max(ProcessDefinition.version))
+                                     .where(ProcessDefinition.process_id == process_id)) or 0) + 1
+            spec = parsed.parser.get_spec(process_id)
+            definition = ProcessDefinition(
+                process_id=process_id, name=spec.description or process_id, version=number,
+                content_hash=digest, filename=Path(filename).name, bpmn_xml=xml, deployed_by=actor,
+            )
+            session.add(definition)
+            session.flush()
+            result.append(definition)
+        return result
+
+    def deploy_directory(self, session: Session, actor: str = "sistema") -> list[ProcessDefinition]:
+        """Deploy every diagram in ``workflows/``; all must be valid or nothing is deployed."""
+        problems: list[Problem] = []
+        for path_problems in self.validate_directory().values():
+            problems.extend(path_problems)
+        if problems:
+            raise DefinitionError(problems)
+        deployed: list[ProcessDefinition] = []
+        for path in sorted(self.workflows_dir.glob("*.bpmn")):
+            deployed.extend(self.deploy(session, path.read_bytes(), path.name, actor))
+        return deployed
+
+    def latest(self, session: Session, process_id: str, required: bool = True) -> ProcessDefinition | None:
+        definition = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+            .order_by(ProcessDefinition.version.desc()).limit(1)
+        ).first()
+        if definition is None and required:
+            raise NotFound(f"O processo '{process_id}' não está implantado. Rode 'procon init-db'.")
+        return definition
+
+    # -- specs ------------------------------------------------------------------------------
+    def spec_for(self, definition: ProcessDefinition) -> LoadedSpec:
+        key = (definition.process_id, definition.content_hash)
+        with self._lock:
+            loaded = self._specs.get(key)
+        if loaded is not None:
+            return loaded
+        parsed, problems = parse_file(definition.bpmn_xml.encode("utf-8"), definition.filename)
+        if parsed is None:
+            raise DefinitionError(problems)
+        spec = parsed.parser.get_spec(definition.process_id)
+        subprocess_specs = parsed.parser.get_subprocess_specs(definition.process_id)
+        loaded = LoadedSpec(spec, subprocess_specs)
+        with self._lock:
+            self._specs[key] = loaded
+        return loaded

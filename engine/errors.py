@@ -1,0 +1,45 @@
+"""Errors the engine raises; each message is written for the person who caused it (pt-BR)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.forms import ValidationResult
+    from engine.validation import Problem
+
+
+class EngineError(Exception):
+    """Base class: ``str(error)`` is a message a person can act on."""
+
+
+class NotFound(EngineError):
+    pass
+
+
+class PermissionDenied(EngineError):
+    pass
+
+
+class ConflictError(EngineError):
+    """Someone else changed the case first; nothing of this attempt was saved."""
+
+
+class TaskNotOpen(ConflictError):
+    """The task was already completed (or cancelled) when this person tried to act on it."""
+
+
+class InvalidSubmission(EngineError):
+    """A form submission with errors; ``result`` has the errors and what the person typed."""
+
+    def __init__(self, result: ValidationResult) -> None:
+        super().__init__("Há campos com erro no formulário. Corrija-os e envie novamente.")
+        self.result = result
+
+
+class DefinitionError(EngineError):
+    """A diagram that cannot be deployed; ``problems`` lists every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
