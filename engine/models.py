@@ -111,6 +111,8 @@ class Case(Base):
     status: Mapped[str] = mapped_column(String(20), default="aberto", index=True)
     outcome: Mapped[str | None] = mapped_column(String(200), default=None)
     summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Projection of the workflow's current data, so pages show a case without deserializing it.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[str] = mapped_column(Text)
     state_format: Mapped[int] = mapped_column(default=CASE_STATE_FORMAT)
     version: Mapped[int] = mapped_column(Integer, nullable=False)

@@ -182,7 +182,7 @@ class Runtime:
                 protocol=next_protocol(session, unit or actor.unit or self.config.unit),
                 unit=unit or actor.unit or self.config.unit, definition_id=definition.id,
                 process_id=process_id, title=definition.name, state="", created_by=actor.username,
-                created_at=now, updated_at=now, summary={},
+                created_at=now, updated_at=now, summary={}, data={},
             )
             session.add(case)
             session.flush()
@@ -290,6 +290,12 @@ class Runtime:
         workflow.do_engine_steps()
         task = self._single_ready_user_task(workflow)
         return self.forms.get(task.task_spec.extensions["formKey"]), task.task_spec.bpmn_name or ""
+
+    def form_order(self, definition: ProcessDefinition) -> list[str]:
+        """The form keys of a process's user tasks in diagram order (to show case data in order)."""
+        spec = self.definitions.spec_for(definition).spec
+        keys = [t.extensions.get("formKey") for t in spec.task_specs.values() if isinstance(t, UserTask)]
+        return list(dict.fromkeys(k for k in keys if k))
 
     # -- internals --------------------------------------------------------------------------
     def _fire_case_timers(self, case_id: int) -> None:
@@ -413,6 +419,8 @@ class Runtime:
     @staticmethod
     def _update_summary(case: Case, workflow: BpmnWorkflow) -> None:
         data = workflow.last_task.data if workflow.last_task is not None else {}
+        if data != case.data:
+            case.data = dict(data)
         summary = dict(case.summary or {})
         changed = False
         for key in SUMMARY_FIELDS:

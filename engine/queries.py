@@ -1,0 +1,73 @@
+"""Read-only queries over the projections (open tasks, deadlines, audit trail, cases).
+
+Pages and the API list work through these functions; none of them deserializes a workflow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from engine.models import Attachment, AuditEvent, Case, Deadline, OpenTask
+
+ROLE_ADMIN = "admin"
+
+
+def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
+    # Tasks with a due date first (earliest first), then the oldest without one.
+    return query.order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id)
+
+
+def my_tasks(session: Session, username: str) -> list[OpenTask]:
+    return list(session.scalars(_by_due_date(select(OpenTask).where(OpenTask.assignee == username))))
+
+
+def group_queue(session: Session, roles: Iterable[str]) -> list[OpenTask]:
+    """Unassigned tasks of the given roles (all roles for an admin)."""
+    roles = set(roles)
+    query = select(OpenTask).where(OpenTask.assignee.is_(None))
+    if ROLE_ADMIN not in roles:
+        query = query.where(OpenTask.role.in_(roles))
+    return list(session.scalars(_by_due_date(query)))
+
+
+def open_task(session: Session, task_id: str) -> OpenTask | None:
+    return session.scalars(select(OpenTask).where(OpenTask.task_id == task_id)).first()
+
+
+def case_open_tasks(session: Session, case_id: int) -> list[OpenTask]:
+    return list(session.scalars(_by_due_date(select(OpenTask).where(OpenTask.case_id == case_id))))
+
+
+def case_timeline(session: Session, case_id: int) -> list[AuditEvent]:
+    return list(session.scalars(select(AuditEvent).where(AuditEvent.case_id == case_id)
+                                .order_by(AuditEvent.at, AuditEvent.id)))
+
+
+def case_deadlines(session: Session, case_id: int) -> list[Deadline]:
+    return list(session.scalars(select(Deadline).where(Deadline.case_id == case_id)
+                                .order_by(Deadline.due_at, Deadline.id)))
+
+
+def case_attachments(session: Session, case_id: int) -> list[Attachment]:
+    return list(session.scalars(select(Attachment).where(Attachment.case_id == case_id).order_by(Attachment.id)))
+
+
+def completed_elements(session: Session, case_id: int) -> set[str]:
+    """BPMN element ids a case has passed through (user tasks and fired timers)."""
+    names = session.scalars(select(AuditEvent.task_spec).where(
+        AuditEvent.case_id == case_id, AuditEvent.task_spec.is_not(None),
+        AuditEvent.action.in_(("tarefa_concluida", "prazo_vencido"))))
+    return set(names)
+
+
+def recent_cases(session: Session, search: str = "", status: str = "", limit: int = 50) -> list[Case]:
+    query = select(Case)
+    if search:
+        pattern = f"%{search.strip()}%"
+        query = query.where(or_(Case.protocol.ilike(pattern), Case.title.ilike(pattern)))
+    if status:
+        query = query.where(Case.status == status)
+    return list(session.scalars(query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(limit)))

@@ -1,0 +1,64 @@
+"""Procon Flow web application: ``create_app`` wires configuration, the engine and the blueprints.
+
+Nothing else happens here (the Flask tutorial's shape): each audience has its own blueprint
+(``auth``, ``inbox``, ``cases``) and no route talks to SpiffWorkflow directly — they call
+:mod:`engine.runtime` commands and read projections.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from engine.runtime import EngineConfig, Runtime
+
+csrf = CSRFProtect()
+
+
+def _secret_key(instance_path: str) -> str:
+    """``SECRET_KEY`` from the environment, else one generated once and kept in instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = Path(instance_path) / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(
+        DATABASE_URL=os.environ.get("DATABASE_URL"),
+        MAX_CONTENT_LENGTH=25 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        INIT_DB=False,
+    )
+    if config:
+        app.config.update(config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+
+    runtime = app.config.get("RUNTIME") or Runtime(EngineConfig(database_url=app.config["DATABASE_URL"]))
+    app.extensions["procon_runtime"] = runtime
+    if app.config["INIT_DB"]:
+        runtime.init_db()
+
+    csrf.init_app(app)
+
+    from webapp import auth, cases, errors, filters, inbox
+
+    filters.register(app)
+    errors.register(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(inbox.bp)
+    app.register_blueprint(cases.bp)
+    return app

@@ -1,0 +1,162 @@
+"""The ``procon`` command: set up the database, validate diagrams, run the demo, serve, benchmark."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from engine.forms import FormError
+
+
+def _runtime(database_url: str | None = None):  # noqa: ANN202
+    from engine.runtime import EngineConfig, Runtime
+
+    return Runtime(EngineConfig(database_url=database_url))
+
+
+@click.group(help="Procon Flow: procedimentos do Procon em BPMN.")
+def main() -> None:
+    pass
+
+
+@main.command("init-db", help="Cria as tabelas e implanta os diagramas de workflows/ (só versões novas).")
+@click.option("--database-url", envvar="DATABASE_URL", default=None, help="Padrão: instance/procon.sqlite3")
+def init_db(database_url: str | None) -> None:
+    from engine.errors import DefinitionError
+
+    runtime = _runtime(database_url)
+    try:
+        definitions = runtime.init_db()
+    except DefinitionError as error:
+        click.echo(f"Diagramas com problemas; nada foi implantado:\n{error}", err=True)
+        sys.exit(1)
+    for definition in definitions:
+        click.echo(f"{definition.process_id}: versão {definition.version} ({definition.content_hash[:12]})")
+    click.echo(f"Banco pronto: {runtime.db.url.render_as_string(hide_password=True)}")
+
+
+@main.command(help="Valida diagramas BPMN (padrão: todos em workflows/). Sai com código 1 se houver problema.")
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    from engine.forms import FormRegistry
+    from engine.runtime import EngineConfig
+    from engine.validation import validate_path
+
+    config = EngineConfig()
+    forms = FormRegistry(config.forms_dir)
+    paths = list(files) or sorted(config.workflows_dir.glob("*.bpmn"))
+    if not paths:
+        click.echo("Nenhum diagrama para validar.", err=True)
+        sys.exit(1)
+    failed = False
+    for path in paths:
+        try:
+            problems = validate_path(path, forms)
+        except FormError as error:
+            problems = [f"{path}: formulário com problema: {error}"]
+        if problems:
+            failed = True
+            for problem in problems:
+                click.echo(f"ERRO {problem}", err=True)
+        else:
+            click.echo(f"ok   {path}")
+    sys.exit(1 if failed else 0)
+
+
+@main.command("create-user", help="Cria uma pessoa da equipe.")
+@click.argument("username")
+@click.option("--name", "full_name", required=True)
+@click.option("--role", "roles", multiple=True, required=True, help="Repita para vários papéis.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--unit", default="CAP")
+@click.option("--database-url", envvar="DATABASE_URL", default=None)
+def create_user_command(username: str, full_name: str, roles: tuple[str, ...], password: str, unit: str,
+                        database_url: str | None) -> None:
+    from webapp.users import create_user
+
+    runtime = _runtime(database_url)
+    runtime.init_db()
+    try:
+        with runtime.Session.begin() as session:
+            create_user(session, username, full_name, list(roles), password, unit=unit)
+    except ValueError as error:
+        raise click.UsageError(str(error)) from error
+    click.echo(f"Usuário {username} criado.")
+
+
+def _start_timer_thread(runtime, interval: float) -> threading.Event:  # noqa: ANN001
+    """Fire due BPMN timers every ``interval`` seconds in the background (demo / single process)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                runtime.fire_due_timers()
+            except Exception as error:  # keep the loop alive; the error is shown to the operator
+                click.echo(f"[prazos] erro ao disparar temporizadores: {error}", err=True)
+
+    threading.Thread(target=loop, name="procon-timers", daemon=True).start()
+    return stop
+
+
+def _serve(runtime, host: str, port: int) -> None:  # noqa: ANN001
+    from webapp import create_app
+
+    app = create_app({"RUNTIME": runtime})
+    _start_timer_thread(runtime, 5.0)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command(help="Cria o banco, pessoas de demonstração e casos de exemplo, e abre em http://127.0.0.1:5000.")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--database-url", envvar="DATABASE_URL", default=None)
+@click.option("--no-serve", is_flag=True, help="Só prepara os dados, sem subir o servidor.")
+def demo(host: str, port: int, database_url: str | None, no_serve: bool) -> None:
+    from webapp.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_users
+
+    runtime = _runtime(database_url)
+    runtime.init_db()
+    actors = ensure_users(runtime)
+    created = create_demo_cases(runtime, actors)
+    click.echo(f"Banco: {runtime.db.url.render_as_string(hide_password=True)} ({created} casos de exemplo criados)")
+    click.echo(f"\nProcon Flow em http://{host}:{port}  — senha de todos: {DEMO_PASSWORD}")
+    for username, name, _roles in DEMO_USERS:
+        click.echo(f"  {username:<12} {name}")
+    click.echo("")
+    if not no_serve:
+        _serve(runtime, host, port)
+
+
+@main.command(help="Sobe a aplicação web (servidor embutido, com os temporizadores em segundo plano).")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@click.option("--database-url", envvar="DATABASE_URL", default=None)
+def serve(host: str, port: int, database_url: str | None) -> None:
+    runtime = _runtime(database_url)
+    runtime.init_db()
+    _serve(runtime, host, port)
+
+
+@main.group(help="Medições de desempenho (imprimem JSON).")
+def bench() -> None:
+    pass
+
+
+@bench.command("engine", help="Caminho principal da reclamação: SpiffWorkflow puro x motor x HTTP.")
+@click.option("--cases", default=1000, type=int, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Imprime só o objeto JSON.")
+@click.option("--database-url", envvar="DATABASE_URL", default=None)
+def bench_engine(cases: int, as_json: bool, database_url: str | None) -> None:
+    from webapp.bench import run_engine_bench
+
+    result = run_engine_bench(cases, database_url, progress=not as_json)
+    click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
