@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.util.task import TaskState
 
 from engine.models import CASE_STATE_FORMAT
 
@@ -28,10 +29,37 @@ class SpecFreeWorkflowConverter(BpmnWorkflowConverter):
     """Workflow converter that leaves the specs out and takes them back as arguments."""
 
     def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = WorkflowConverter.to_dict(self, workflow)
+        tasks = workflow.tasks
+        workflow.tasks = {}  # converted below, reusing what did not change
+        try:
+            dct = WorkflowConverter.to_dict(self, workflow)
+        finally:
+            workflow.tasks = tasks
+        dct["tasks"] = self._tasks_to_dict(workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
+
+    def _tasks_to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
+        """Convert every task, reusing the dict of a finished task whose state has not changed.
+
+        A finished (completed / cancelled) task no longer changes, so its conversion is kept on the
+        workflow object between saves: only what changed is converted again.
+        """
+        memo: dict[Any, tuple[tuple[int, float], dict[str, Any]]] = workflow.__dict__.setdefault(
+            "_procon_task_dicts", {})
+        result = {}
+        for task_id, task in workflow.tasks.items():
+            if task.has_state(TaskState.FINISHED_MASK):
+                key = (task.state, task.last_state_change)
+                hit = memo.get(task_id)
+                if hit is None or hit[0] != key:
+                    hit = (key, self.registry.convert(task))
+                    memo[task_id] = hit
+                result[str(task_id)] = hit[1]
+            else:
+                result[str(task_id)] = self.registry.convert(task)
+        return result
 
     def from_dict(self, dct: dict[str, Any], spec: BpmnProcessSpec | None = None,  # type: ignore[override]
                   subprocess_specs: dict[str, BpmnProcessSpec] | None = None) -> BpmnWorkflow:

@@ -1,0 +1,125 @@
+"""What a workflow looks like from outside: its open user tasks, waiting timers, data and outcome.
+
+Pure functions over a SpiffWorkflow instance; :mod:`engine.runtime` compares their result with
+what the database already holds and writes only the difference.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
+
+from engine.roles import role_for_lane
+
+#: Fields of a complaint copied into ``cases.summary`` for lists and titles.
+SUMMARY_FIELDS = ("consumidor_nome", "consumidor_cpf", "fornecedor_nome", "fornecedor_cnpj")
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """An open user task as the inbox sees it (mirrors :class:`engine.models.OpenTask`)."""
+
+    case_id: int
+    task_id: str
+    spec_name: str
+    title: str
+    role: str
+    form_key: str | None
+    due_at: dt.datetime | None
+    assignee: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerInfo:
+    """A BPMN timer waiting to go off (mirrors :class:`engine.models.Deadline`)."""
+
+    task_id: str
+    spec_name: str
+    name: str
+    attached_to: str | None
+    due_at: dt.datetime
+
+
+def task_role(task_spec: Any) -> str | None:
+    """The role that works a user task: ``camunda:candidateGroups`` first, else its lane."""
+    groups = task_spec.extensions.get("candidateGroups")
+    if groups:
+        return groups.split(",")[0].strip()
+    return role_for_lane(task_spec.lane)
+
+
+def timer_due(task: Task) -> dt.datetime | None:
+    """When a waiting timer task goes off (SpiffWorkflow keeps it as an ISO string)."""
+    value = task._get_internal_data("event_value")
+    if not isinstance(value, str):
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def waiting_timers(workflow: BpmnWorkflow) -> dict[str, TimerInfo]:
+    timers = {}
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        spec = task.task_spec
+        if not (isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition)):
+            continue
+        due = timer_due(task)
+        if due is None:
+            continue
+        siblings = [c for c in task.parent.children if c is not task] if task.parent is not None else []
+        attached = next((s.task_spec.name for s in siblings if isinstance(s.task_spec, UserTask)), None)
+        timers[str(task.id)] = TimerInfo(str(task.id), spec.name, spec.bpmn_name or spec.name, attached, due)
+    return timers
+
+
+def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, TimerInfo]) -> dict[str, TaskInfo]:
+    """READY user tasks; a task's due date is the earliest timer attached to it."""
+    ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
+    result = {}
+    for task in ready:
+        spec = task.task_spec
+        due = None
+        if task.parent is not None:
+            sibling_ids = {str(c.id) for c in task.parent.children if c is not task}
+            dues = [timer.due_at for timer_id, timer in timers.items() if timer_id in sibling_ids]
+            due = min(dues) if dues else None
+        result[str(task.id)] = TaskInfo(case_id, str(task.id), spec.name, spec.bpmn_name or spec.name,
+                                        task_role(spec) or "admin", spec.extensions.get("formKey"), due,
+                                        spec.extensions.get("assignee"))
+    return result
+
+
+def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+    """The data the next person works on: the single open user task's, else the last task's.
+
+    (``last_task`` alone can be a structural task, e.g. the join that completes after a timer.)
+    """
+    ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
+    source = ready[0] if len(ready) == 1 else workflow.last_task
+    return dict(source.data) if source is not None else {}
+
+
+def outcome(workflow: BpmnWorkflow) -> str | None:
+    """The name of the end event a finished workflow reached."""
+    ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if isinstance(t.task_spec, EndEvent) and t.workflow is workflow]
+    if not ends:
+        return None
+    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_name
+
+
+def summary_of(data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+    summary = dict(previous)
+    for key in SUMMARY_FIELDS:
+        if data.get(key):
+            summary[key] = data[key]
+    return summary
