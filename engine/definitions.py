@@ -11,9 +11,10 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import DefinitionError, NotFound
@@ -24,6 +25,23 @@ from engine.validation import Problem, parse_file, validate_bytes
 
 def content_hash(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
+
+
+DEFINITIONS = ProcessDefinition.__table__
+_LATEST_REF = (select(DEFINITIONS.c.id, DEFINITIONS.c.process_id, DEFINITIONS.c.name, DEFINITIONS.c.version)
+               .where(DEFINITIONS.c.process_id == bindparam("process_id"))
+               .order_by(DEFINITIONS.c.version.desc()).limit(1))
+_BY_ID = select(DEFINITIONS).where(DEFINITIONS.c.id == bindparam("definition_id"))
+
+
+@dataclass(frozen=True)
+class DefinitionRef:
+    """A deployed definition without its XML."""
+
+    id: int
+    process_id: str
+    name: str
+    version: int
 
 
 @dataclass(frozen=True)
@@ -41,6 +59,7 @@ class DefinitionRepository:
         self.workflows_dir = workflows_dir
         self.forms = forms
         self._specs: dict[tuple[str, str], LoadedSpec] = {}
+        self._by_id: dict[int, LoadedSpec] = {}
         self._lock = threading.Lock()
 
     # -- validation -------------------------------------------------------------------------
@@ -102,8 +121,29 @@ class DefinitionRepository:
             raise NotFound(f"O processo '{process_id}' não está implantado. Rode 'procon init-db'.")
         return definition
 
+    def latest_ref(self, conn: Connection, process_id: str) -> DefinitionRef:
+        """Id, name and version of the current definition of a process (no XML)."""
+        row = conn.execute(_LATEST_REF, {"process_id": process_id}).first()
+        if row is None:
+            raise NotFound(f"O processo '{process_id}' não está implantado. Rode 'procon init-db'.")
+        return DefinitionRef(row.id, row.process_id, row.name, row.version)
+
     # -- specs ------------------------------------------------------------------------------
-    def spec_for(self, definition: ProcessDefinition) -> LoadedSpec:
+    def spec_by_id(self, conn: Connection, definition_id: int) -> LoadedSpec:
+        """The parsed spec of a deployed definition (rows never change, so cached by id)."""
+        with self._lock:
+            loaded = self._by_id.get(definition_id)
+        if loaded is not None:
+            return loaded
+        row = conn.execute(_BY_ID, {"definition_id": definition_id}).first()
+        if row is None:
+            raise NotFound(f"Definição {definition_id} não encontrada.")
+        loaded = self.spec_for(row)
+        with self._lock:
+            self._by_id[definition_id] = loaded
+        return loaded
+
+    def spec_for(self, definition: ProcessDefinition | Row[Any]) -> LoadedSpec:
         key = (definition.process_id, definition.content_hash)
         with self._lock:
             loaded = self._specs.get(key)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, update
+from sqlalchemy import Connection, insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.models import ProtocolSequence
@@ -18,7 +17,7 @@ def format_protocol(unit: str, year: int, number: int) -> str:
     return f"{unit}-{year}-{number:06d}"
 
 
-def next_protocol(session: Session, unit: str) -> str:
+def next_protocol(session: Connection, unit: str) -> str:
     """Take the next number atomically (one UPDATE ... RETURNING; safe with concurrent writers)."""
     year = clock.now().astimezone(AGENCY_TZ).year
     for _attempt in range(3):

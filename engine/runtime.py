@@ -2,15 +2,15 @@
 ``fire_due_timers``.
 
 Each command is one database transaction, read the way Camunda's command executor reads:
-load the case -> take its workflow (from the in-memory cache when the version matches, else
-deserialize) -> act -> ``do_engine_steps`` -> serialize -> rewrite the projections that changed ->
-write the audit event -> commit. The case row's ``version`` column is an optimistic lock: a
-concurrent change makes the commit fail with :class:`ConflictError` and nothing is written.
+read the case's version -> take its workflow (from the in-memory cache when the version matches,
+else deserialize) -> act -> ``do_engine_steps`` -> serialize -> write the case with
+``UPDATE ... WHERE version = :read_version`` -> write only the projection rows that changed and the
+audit events -> commit. The version check is an optimistic lock: a concurrent change makes the
+command fail with :class:`ConflictError` and nothing of it is written.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -20,42 +20,77 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.actors import SYSTEM, Actor
 from engine.db import create_schema, make_engine, make_session_factory
 from engine.definitions import DefinitionRepository
-from engine.errors import (
-    ConflictError,
-    EngineError,
-    InvalidSubmission,
-    NotFound,
-    PermissionDenied,
-    TaskNotOpen,
-)
-from engine.forms import FormRegistry, UploadedFile, validate_submission
+from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
+from engine.forms import FormDefinition, FormRegistry, UploadedFile, validate_submission
 from engine.models import Attachment, AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
+from engine.projections import (
+    TaskInfo,
+    TimerInfo,
+    current_data,
+    outcome,
+    ready_user_tasks,
+    summary_of,
+    task_role,
+    waiting_timers,
+)
 from engine.protocol import AGENCY_TZ, next_protocol
-from engine.roles import role_for_lane
 from engine.scripting import make_script_engine
 from engine.serialization import dump_state, load_state
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+CASES = Case.__table__
+OPEN_TASKS = OpenTask.__table__
+DEADLINES = Deadline.__table__
+AUDIT = AuditEvent.__table__
+ATTACHMENTS = Attachment.__table__
 
-#: Fields of a complaint copied into ``cases.summary`` for lists and titles.
-SUMMARY_FIELDS = ("consumidor_nome", "consumidor_cpf", "fornecedor_nome", "fornecedor_cnpj")
+# Statements built once: the hot path only binds parameters (SQLAlchemy's statement building
+# and cache-key generation cost more than SQLite itself).
+_TASK_FOR_COMPLETION = (
+    select(OPEN_TASKS.c.case_id, OPEN_TASKS.c.title, OPEN_TASKS.c.role, OPEN_TASKS.c.assignee, CASES.c.version)
+    .select_from(OPEN_TASKS.join(CASES, CASES.c.id == OPEN_TASKS.c.case_id))
+    .where(OPEN_TASKS.c.task_id == bindparam("task_id"))
+)
+_OPEN_TASK = select(OPEN_TASKS).where(OPEN_TASKS.c.task_id == bindparam("task_id"))
+_CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
+_CASE_VERSION = select(CASES.c.version).where(CASES.c.id == bindparam("case_id"))
+_OPEN_TASK_IDS = select(OPEN_TASKS.c.task_id).where(OPEN_TASKS.c.case_id == bindparam("case_id"))
+_PENDING_DEADLINES = select(DEADLINES).where(DEADLINES.c.case_id == bindparam("case_id"),
+                                             DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None))
+_DUE_CASES = (select(DEADLINES.c.case_id)
+              .where(DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
+                     DEADLINES.c.due_at < bindparam("now"))
+              .group_by(DEADLINES.c.case_id).order_by(DEADLINES.c.case_id).limit(bindparam("limit")))
+_UPDATE_CASE = (
+    update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+    .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"),
+            data=bindparam("data"), summary=bindparam("summary"), title=bindparam("title"),
+            status=bindparam("status"), closed_at=bindparam("closed_at"), outcome=bindparam("outcome"))
+)
+_UPDATE_CASE_STATE = (
+    update(CASES).where(CASES.c.id == bindparam("b_id"), CASES.c.version == bindparam("b_version"))
+    .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
+)
+_DELETE_OPEN_TASKS = delete(OPEN_TASKS).where(OPEN_TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
+                   .values(fired_at=bindparam("fired_at"), met_at=bindparam("met_at"), outcome=bindparam("outcome")))
+_LAST_COMPLETION = (select(AUDIT.c.at, AUDIT.c.actor, AUDIT.c.details)
+                    .where(AUDIT.c.case_id == bindparam("case_id"), AUDIT.c.task_id == bindparam("task_id"),
+                           AUDIT.c.action.in_(("tarefa_concluida", "prazo_vencido")))
+                    .order_by(AUDIT.c.id.desc()).limit(1))
 
 
 @dataclass
@@ -69,40 +104,56 @@ class EngineConfig:
 
 @dataclass
 class CaseResult:
-    """What a command returns: the case after the change and the tasks now open on it."""
+    """What a command returns: the case after the change and the user tasks now open on it."""
 
     case_id: int
     protocol: str
     version: int
     status: str
-    open_tasks: list[OpenTask] = field(default_factory=list)
+    open_tasks: list[TaskInfo] = field(default_factory=list)
+
+
+@dataclass
+class LoadedCase:
+    """A case's workflow plus what the database holds about it, valid for one ``version``."""
+
+    case_id: int
+    protocol: str
+    version: int
+    status: str
+    title: str
+    data: dict[str, Any]
+    summary: dict[str, Any]
+    workflow: BpmnWorkflow
+    open_task_ids: set[str]
+    pending_timers: dict[str, TimerInfo]
+    closed_at: Any = None
+    outcome: str | None = None
 
 
 class WorkflowCache:
-    """Recently used workflows, deserialized, keyed by case id and valid for one case version.
+    """Recently used cases, deserialized, keyed by case id and valid for one case version.
 
     ``take`` removes the entry, so a workflow object is only ever changed by one command at a
-    time; ``put`` returns it after a successful commit.
+    time; ``put`` returns it after a successful commit. A failed command never puts it back.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._items: OrderedDict[int, tuple[int, BpmnWorkflow]] = OrderedDict()
+        self._items: OrderedDict[int, LoadedCase] = OrderedDict()
         self._lock = threading.Lock()
 
-    def take(self, case_id: int, version: int) -> BpmnWorkflow | None:
+    def take(self, case_id: int, version: int) -> LoadedCase | None:
         with self._lock:
             item = self._items.pop(case_id, None)
-        if item is None or item[0] != version:
-            return None
-        return item[1]
+        return item if item is not None and item.version == version else None
 
-    def put(self, case_id: int, version: int, workflow: BpmnWorkflow) -> None:
+    def put(self, loaded: LoadedCase) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            self._items[case_id] = (version, workflow)
-            self._items.move_to_end(case_id)
+            self._items[loaded.case_id] = loaded
+            self._items.move_to_end(loaded.case_id)
             while len(self._items) > self.size:
                 self._items.popitem(last=False)
 
@@ -120,22 +171,7 @@ class _Change:
     task_spec: str | None = None
     task_id: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
-
-
-def task_role(task_spec: Any) -> str | None:
-    groups = task_spec.extensions.get("candidateGroups")
-    if groups:
-        return groups.split(",")[0].strip()
-    return role_for_lane(task_spec.lane)
-
-
-def _timer_due(task: Task) -> dt.datetime | None:
-    """When a waiting timer task goes off (SpiffWorkflow keeps it as an ISO string)."""
-    value = task._get_internal_data("event_value")
-    if not isinstance(value, str):
-        return None
-    moment = dt.datetime.fromisoformat(value)
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    actor: Actor | None = None
 
 
 class Runtime:
@@ -166,126 +202,123 @@ class Runtime:
         With ``values``, the first user task (e.g. the registration form) is completed by
         ``actor`` in the same transaction, so an abandoned or invalid form leaves no case behind.
         """
-        with self.Session() as session:
-            definition = self.definitions.latest(session, process_id)
-            assert definition is not None
-            loaded = self.definitions.spec_for(definition)
-            workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
+        with self.db.connect() as conn:
+            definition = self.definitions.latest_ref(conn, process_id)
+            loaded_spec = self.definitions.spec_by_id(conn, definition.id)
+            workflow = BpmnWorkflow(loaded_spec.spec, loaded_spec.subprocess_specs, script_engine=self.script_engine)
             workflow.do_engine_steps()
             first_task = None
+            cleaned: dict[str, Any] = {}
             if values is not None:
                 first_task = self._single_ready_user_task(workflow)
                 self._require_role(actor, first_task)
                 cleaned = self._validate(first_task, values, files)
             now = clock.now()
-            case = Case(
-                protocol=next_protocol(session, unit or actor.unit or self.config.unit),
-                unit=unit or actor.unit or self.config.unit, definition_id=definition.id,
-                process_id=process_id, title=definition.name, state="", created_by=actor.username,
-                created_at=now, updated_at=now, summary={}, data={},
-            )
-            session.add(case)
-            session.flush()
+            case_unit = unit or actor.unit or self.config.unit
+            try:
+                protocol = next_protocol(conn, case_unit)
+                case_id = conn.execute(insert(CASES).values(
+                    protocol=protocol, unit=case_unit, definition_id=definition.id, process_id=process_id,
+                    title=definition.name, status="aberto", summary={}, data={}, state="", state_format=1,
+                    version=0, created_by=actor.username, created_at=now, updated_at=now,
+                ).returning(CASES.c.id)).scalar_one()
+            except BaseException:
+                conn.rollback()
+                raise
+            loaded = LoadedCase(case_id, protocol, 0, "aberto", definition.name, {}, {}, workflow, set(), {})
             changes = [_Change("iniciado", f"Caso iniciado: {definition.name} (versão {definition.version})",
                                details={"definition_version": definition.version})]
             if first_task is not None:
-                changes.append(self._run_user_task(session, case, first_task, actor, cleaned, files))
-            return self._finish(session, case, workflow, actor, changes)
+                changes.append(self._run_user_task(conn, loaded, first_task, actor, cleaned, files))
+            return self._commit(conn, loaded, actor, changes)
 
     def claim(self, case_id: int, task_id: str, actor: Actor) -> None:
         """Take an open task from the role queue into ``actor``'s own list."""
-        with self.Session() as session:
-            open_task = self._open_task(session, case_id, task_id)
+        with self.db.begin() as conn:
+            open_task = self._open_task(conn, case_id, task_id)
             if not actor.has_role(open_task.role):
                 raise PermissionDenied(f"A tarefa '{open_task.title}' é do papel '{open_task.role}', "
                                        "que você não tem.")
             if open_task.assignee == actor.username:
                 return
-            claimed = session.execute(
-                update(OpenTask).where(OpenTask.id == open_task.id, OpenTask.assignee.is_(None))
+            claimed = conn.execute(
+                update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id, OPEN_TASKS.c.assignee.is_(None))
                 .values(assignee=actor.username)
             ).rowcount
             if not claimed:
-                session.rollback()
-                raise ConflictError(f"A tarefa '{open_task.title}' já foi assumida por {open_task.assignee}.")
-            self._audit(session, case_id, actor, _Change("tarefa_assumida", f"Tarefa assumida: {open_task.title}",
-                                                         open_task.spec_name, task_id))
-            session.commit()
+                holder = conn.scalar(select(OPEN_TASKS.c.assignee).where(OPEN_TASKS.c.id == open_task.id))
+                raise ConflictError(f"A tarefa '{open_task.title}' já foi assumida por {holder or 'outra pessoa'}.")
+            self._write_audit(conn, case_id, actor, [_Change(
+                "tarefa_assumida", f"Tarefa assumida: {open_task.title}", open_task.spec_name, task_id)])
 
     def release(self, case_id: int, task_id: str, actor: Actor) -> None:
         """Give an assigned task back to its role queue (its assignee or a manager)."""
-        with self.Session() as session:
-            open_task = self._open_task(session, case_id, task_id)
+        with self.db.begin() as conn:
+            open_task = self._open_task(conn, case_id, task_id)
             if open_task.assignee is None:
                 return
             if open_task.assignee != actor.username and not actor.has_role("gestor"):
                 raise PermissionDenied(f"A tarefa '{open_task.title}' está com {open_task.assignee}; "
                                        "só essa pessoa ou um gestor pode liberá-la.")
-            previous = open_task.assignee
-            open_task.assignee = None
-            self._audit(session, case_id, actor, _Change("tarefa_liberada", f"Tarefa devolvida à fila: "
-                                                         f"{open_task.title}", open_task.spec_name, task_id,
-                                                         {"assignee_anterior": previous}))
-            session.commit()
+            conn.execute(update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id).values(assignee=None))
+            self._write_audit(conn, case_id, actor, [_Change(
+                "tarefa_liberada", f"Tarefa devolvida à fila: {open_task.title}", open_task.spec_name, task_id,
+                {"assignee_anterior": open_task.assignee})])
 
     def complete_task(self, case_id: int, task_id: str, actor: Actor, values: Mapping[str, str],
                       files: Mapping[str, UploadedFile] | None = None) -> CaseResult:
         """Complete a user task with a form submission (validated here, on the server).
 
         Raises :class:`InvalidSubmission` (nothing saved, the typed values kept in the result),
-        :class:`TaskNotOpen` / :class:`ConflictError` when someone else got there first.
+        :class:`TaskNotOpen` / :class:`ConflictError` when someone else got there first, and
+        :class:`PermissionDenied` when the task is not this person's to complete.
         """
-        with self.Session() as session:
-            case = self._case(session, case_id)
-            open_task = self._open_task(session, case_id, task_id)
-            if open_task.assignee and open_task.assignee != actor.username:
-                raise PermissionDenied(f"A tarefa '{open_task.title}' está com {open_task.assignee}. "
+        with self.db.connect() as conn:
+            row = conn.execute(_TASK_FOR_COMPLETION, {"task_id": task_id}).first()
+            if row is None or row.case_id != case_id:
+                raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, None))
+            if row.assignee and row.assignee != actor.username:
+                raise PermissionDenied(f"A tarefa '{row.title}' está com {row.assignee}. "
                                        "Peça para liberá-la antes de concluir.")
-            workflow = self._checkout(case)
+            if not actor.has_role(row.role):
+                raise PermissionDenied(f"A tarefa '{row.title}' é do papel '{row.role}', que você não tem.")
+            loaded = self._checkout(conn, case_id, row.version)
             try:
-                task = workflow.get_task_from_id(UUID(task_id))
+                task = loaded.workflow.get_task_from_id(UUID(task_id))
             except (WorkflowException, ValueError) as error:
                 raise NotFound("Tarefa não encontrada neste caso.") from error
             if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
-                raise TaskNotOpen(self._already_done_message(session, case_id, task_id, open_task.title))
-            self._require_role(actor, task)
+                raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, row.title))
             cleaned = self._validate(task, values, files)
-            change = self._run_user_task(session, case, task, actor, cleaned, files)
-            return self._finish(session, case, workflow, actor, [change])
+            change = self._run_user_task(conn, loaded, task, actor, cleaned, files)
+            return self._commit(conn, loaded, actor, [change])
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the BPMN timers whose due time has passed; returns how many cases advanced.
 
         A case changed concurrently is skipped and picked up by the next call.
         """
-        now = clock.now()
-        with self.Session() as session:
-            case_ids = list(session.scalars(
-                select(Deadline.case_id).where(Deadline.fired_at.is_(None), Deadline.met_at.is_(None),
-                                               Deadline.due_at <= now)
-                .group_by(Deadline.case_id).order_by(Deadline.case_id).limit(limit)
-            ))
+        with self.db.connect() as conn:
+            case_ids = list(conn.scalars(_DUE_CASES, {"now": clock.now(), "limit": limit}))
         advanced = 0
         for case_id in case_ids:
             try:
-                self._fire_case_timers(case_id)
-                advanced += 1
+                advanced += self._fire_case_timers(case_id)
             except ConflictError:
                 continue
         return advanced
 
     # -- reading without changing -----------------------------------------------------------
-    def form_for(self, open_task: OpenTask) -> Any:
+    def form_for(self, open_task: OpenTask | TaskInfo) -> FormDefinition:
         if not open_task.form_key:
             raise NotFound(f"A tarefa '{open_task.title}' não tem formulário.")
         return self.forms.get(open_task.form_key)
 
-    def first_form(self, process_id: str) -> tuple[Any, str]:
+    def first_form(self, process_id: str) -> tuple[FormDefinition, str]:
         """The form of the first user task of a process (the start form) and that task's name."""
-        with self.Session() as session:
-            definition = self.definitions.latest(session, process_id)
-            assert definition is not None
-        loaded = self.definitions.spec_for(definition)
+        with self.db.connect() as conn:
+            definition = self.definitions.latest_ref(conn, process_id)
+            loaded = self.definitions.spec_by_id(conn, definition.id)
         workflow = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=self.script_engine)
         workflow.do_engine_steps()
         task = self._single_ready_user_task(workflow)
@@ -298,45 +331,53 @@ class Runtime:
         return list(dict.fromkeys(k for k in keys if k))
 
     # -- internals --------------------------------------------------------------------------
-    def _fire_case_timers(self, case_id: int) -> None:
-        with self.Session() as session:
-            case = self._case(session, case_id)
-            workflow = self._checkout(case)
-            workflow.refresh_waiting_tasks()
-            self._finish(session, case, workflow, SYSTEM, [])
+    def _fire_case_timers(self, case_id: int) -> bool:
+        """Let SpiffWorkflow fire the case's due timers; write only if one actually went off."""
+        with self.db.connect() as conn:
+            version = conn.scalar(_CASE_VERSION, {"case_id": case_id})
+            if version is None:
+                raise NotFound(f"Caso {case_id} não encontrado.")
+            loaded = self._checkout(conn, case_id, version)
+            loaded.workflow.refresh_timers()
+            if loaded.pending_timers.keys() <= waiting_timers(loaded.workflow).keys():
+                conn.rollback()
+                self.cache.put(loaded)  # nothing changed: the cached copy is still this version
+                return False
+            self._commit(conn, loaded, SYSTEM, [])
+            return True
 
-    def _case(self, session: Session, case_id: int) -> Case:
-        case = session.get(Case, case_id)
-        if case is None:
-            raise NotFound(f"Caso {case_id} não encontrado.")
-        return case
-
-    def _open_task(self, session: Session, case_id: int, task_id: str) -> OpenTask:
-        open_task = session.scalars(select(OpenTask).where(OpenTask.task_id == task_id)).first()
+    def _open_task(self, conn: Connection, case_id: int, task_id: str) -> Any:
+        open_task = conn.execute(_OPEN_TASK, {"task_id": task_id}).first()
         if open_task is None or open_task.case_id != case_id:
-            raise TaskNotOpen(self._already_done_message(session, case_id, task_id, None))
+            raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, None))
         return open_task
 
-    def _already_done_message(self, session: Session, case_id: int, task_id: str, title: str | None) -> str:
-        event = session.scalars(
-            select(AuditEvent).where(AuditEvent.case_id == case_id, AuditEvent.task_id == task_id,
-                                     AuditEvent.action.in_(("tarefa_concluida", "prazo_vencido")))
-            .order_by(AuditEvent.id.desc()).limit(1)
-        ).first()
+    @staticmethod
+    def _already_done_message(conn: Connection, case_id: int, task_id: str, title: str | None) -> str:
+        event = conn.execute(_LAST_COMPLETION, {"case_id": case_id, "task_id": task_id}).first()
         if event is None:
             return "Esta tarefa não está mais aberta."
         when = event.at.astimezone(AGENCY_TZ).strftime("%d/%m/%Y %H:%M")
-        who = event.details.get("actor_name") or event.actor
+        who = (event.details or {}).get("actor_name") or event.actor
         what = f"A tarefa '{title}'" if title else "Esta tarefa"
         return f"{what} já foi concluída por {who} em {when}. Nada do que você enviou foi gravado."
 
-    def _checkout(self, case: Case) -> BpmnWorkflow:
-        workflow = self.cache.take(case.id, case.version)
-        if workflow is None:
-            loaded = self.definitions.spec_for(case.definition)
-            workflow = load_state(case.state, loaded.spec, loaded.subprocess_specs)
-            workflow.script_engine = self.script_engine
-        return workflow
+    def _checkout(self, conn: Connection, case_id: int, version: int) -> LoadedCase:
+        """The case at ``version``: from the cache, or deserialized with its projections."""
+        loaded = self.cache.take(case_id, version)
+        if loaded is not None:
+            return loaded
+        case = conn.execute(_CASE, {"case_id": case_id}).first()
+        if case is None:
+            raise NotFound(f"Caso {case_id} não encontrado.")
+        spec = self.definitions.spec_by_id(conn, case.definition_id)
+        workflow = load_state(case.state, spec.spec, spec.subprocess_specs)
+        workflow.script_engine = self.script_engine
+        open_ids = set(conn.scalars(_OPEN_TASK_IDS, {"case_id": case_id}))
+        pending = {d.task_id: TimerInfo(d.task_id, d.spec_name, d.name, d.attached_to, d.due_at)
+                   for d in conn.execute(_PENDING_DEADLINES, {"case_id": case_id})}
+        return LoadedCase(case.id, case.protocol, case.version, case.status, case.title, dict(case.data or {}),
+                          dict(case.summary or {}), workflow, open_ids, pending, case.closed_at, case.outcome)
 
     @staticmethod
     def _single_ready_user_task(workflow: BpmnWorkflow) -> Task:
@@ -345,7 +386,8 @@ class Runtime:
             raise EngineError("O processo não começa com exatamente uma tarefa de usuário.")
         return ready[0]
 
-    def _require_role(self, actor: Actor, task: Task) -> None:
+    @staticmethod
+    def _require_role(actor: Actor, task: Task) -> None:
         role = task_role(task.task_spec)
         if role and not actor.has_role(role):
             raise PermissionDenied(f"A tarefa '{task.task_spec.bpmn_name}' é do papel '{role}', que você não tem.")
@@ -358,25 +400,33 @@ class Runtime:
             raise InvalidSubmission(result)
         return result.data
 
-    def _run_user_task(self, session: Session, case: Case, task: Task, actor: Actor, cleaned: dict[str, Any],
-                       files: Mapping[str, UploadedFile] | None) -> _Change:
+    def _run_user_task(self, conn: Connection, loaded: LoadedCase, task: Task, actor: Actor,
+                       cleaned: dict[str, Any], files: Mapping[str, UploadedFile] | None) -> _Change:
         data = dict(cleaned)
-        form = self.forms.get(task.task_spec.extensions["formKey"])
-        for name in [f.name for f in form.fields if f.type == "file"]:
-            upload = (files or {}).get(name)
-            if upload is None:
-                continue
-            attachment = Attachment.from_upload(upload, case.id, actor.username)
-            session.add(attachment)
-            session.flush()
-            data[name] = attachment.reference()
+        if files:
+            form = self.forms.get(task.task_spec.extensions["formKey"])
+            for form_field in form.fields:
+                upload = files.get(form_field.name) if form_field.type == "file" else None
+                if upload is None:
+                    continue
+                row = Attachment.from_upload(upload, loaded.case_id, actor.username)
+                try:
+                    row.id = conn.execute(insert(ATTACHMENTS).values(
+                        sha256=row.sha256, filename=row.filename, content_type=row.content_type, size=row.size,
+                        data=row.data, case_id=row.case_id, uploaded_by=row.uploaded_by, created_at=row.created_at,
+                    ).returning(ATTACHMENTS.c.id)).scalar_one()
+                except BaseException:
+                    conn.rollback()
+                    raise
+                data[form_field.name] = row.reference()
         task.set_data(**data)
         task.run()
         return _Change("tarefa_concluida", f"Tarefa concluída: {task.task_spec.bpmn_name}", task.task_spec.name,
                        str(task.id), {"dados": data, "actor_name": actor.display_name})
 
-    def _finish(self, session: Session, case: Case, workflow: BpmnWorkflow, actor: Actor,
-                changes: list[_Change]) -> CaseResult:
+    def _commit(self, conn: Connection, loaded: LoadedCase, actor: Actor, changes: list[_Change]) -> CaseResult:
+        """Run the engine, then write the case and the projection rows that changed, in one commit."""
+        workflow = loaded.workflow
         automatic: list[str] = []
 
         def record(task: Task) -> None:
@@ -387,130 +437,109 @@ class Runtime:
         try:
             workflow.do_engine_steps(did_complete_task=record)
             now = clock.now()
-            case.state = dump_state(workflow)
-            case.updated_at = now
-            self._update_summary(case, workflow)
-            fired = self._sync_deadlines(session, case, workflow, now)
-            opened = self._sync_open_tasks(session, case, workflow, now)
-            for deadline in fired:
-                changes.append(_Change("prazo_vencido", f"Prazo vencido: {deadline.name}", deadline.spec_name,
-                                       deadline.task_id, {"due_at": deadline.due_at.isoformat()}))
+            data = current_data(workflow)
+            summary, title = loaded.summary, loaded.title
+            if data != loaded.data:
+                summary = summary_of(data, loaded.summary)
+                if summary != loaded.summary and summary.get("consumidor_nome") and summary.get("fornecedor_nome"):
+                    title = f"{summary['consumidor_nome']} × {summary['fornecedor_nome']}"[:300]
+            timers = waiting_timers(workflow)
+            ready = ready_user_tasks(workflow, loaded.case_id, timers)
+            status, closed_at, case_outcome = loaded.status, loaded.closed_at, loaded.outcome
+            if workflow.completed and status != "encerrado":
+                status, closed_at, case_outcome = "encerrado", now, outcome(workflow)
+            params: dict[str, Any] = {"b_id": loaded.case_id, "b_version": loaded.version,
+                                      "version": loaded.version + 1, "state": dump_state(workflow), "updated_at": now}
+            if (data, summary, title, status) == (loaded.data, loaded.summary, loaded.title, loaded.status):
+                statement = _UPDATE_CASE_STATE  # only the state moved: write only that
+            else:
+                statement = _UPDATE_CASE
+                params.update(data=data, summary=summary, title=title, status=status, closed_at=closed_at,
+                              outcome=case_outcome)
+            # The version check comes first: a concurrent command loses here, before touching anything else.
+            if conn.execute(statement, params).rowcount != 1:
+                raise _StaleCase()
+            for fired in self._write_deadlines(conn, loaded, timers, now):
+                changes.append(_Change("prazo_vencido", f"Prazo vencido: {fired.name}", fired.spec_name,
+                                       fired.task_id, {"due_at": fired.due_at.isoformat()}, actor=SYSTEM))
+            self._write_open_tasks(conn, loaded, ready, now)
             if automatic:
                 changes.append(_Change("etapas_automaticas", "Etapas automáticas: " + "; ".join(automatic),
                                        details={"etapas": automatic}))
-            if workflow.completed and case.status != "encerrado":
-                case.status = "encerrado"
-                case.closed_at = now
-                case.outcome = self._outcome(workflow)
-                changes.append(_Change("encerrado", case.outcome or "Caso encerrado"))
-            for change in changes:
-                self._audit(session, case.id, SYSTEM if change.action == "prazo_vencido" else actor, change)
-            session.commit()
-        except StaleDataError as error:
-            session.rollback()
-            raise ConflictError("Outra pessoa alterou este caso ao mesmo tempo que você. Nada do que você "
-                                "enviou foi gravado; recarregue a página e confira.") from error
+            if status == "encerrado" and loaded.status != "encerrado":
+                changes.append(_Change("encerrado", case_outcome or "Caso encerrado"))
+            self._write_audit(conn, loaded.case_id, actor, changes, now)
+            conn.commit()
+        except (_StaleCase, IntegrityError):
+            conn.rollback()
+            raise ConflictError(self._conflict_message(conn, loaded, changes)) from None
         except BaseException:
-            session.rollback()
+            conn.rollback()
             raise
-        self.cache.put(case.id, case.version, workflow)
-        return CaseResult(case.id, case.protocol, case.version, case.status, opened)
+        loaded.version += 1
+        loaded.status, loaded.closed_at, loaded.outcome = status, closed_at, case_outcome
+        loaded.data, loaded.summary, loaded.title = data, summary, title
+        loaded.open_task_ids = set(ready)
+        loaded.pending_timers = timers
+        self.cache.put(loaded)
+        return CaseResult(loaded.case_id, loaded.protocol, loaded.version, status, list(ready.values()))
+
+    def _conflict_message(self, conn: Connection, loaded: LoadedCase, changes: list[_Change]) -> str:
+        task_ids = [c.task_id for c in changes if c.action == "tarefa_concluida" and c.task_id]
+        if task_ids and conn.execute(_OPEN_TASK, {"task_id": task_ids[0]}).first() is None:
+            message = self._already_done_message(conn, loaded.case_id, task_ids[0], None)
+        else:
+            message = ("Outra pessoa alterou este caso ao mesmo tempo que você. Nada do que você enviou foi "
+                       "gravado; recarregue a página e confira.")
+        conn.rollback()
+        return message
 
     @staticmethod
-    def _update_summary(case: Case, workflow: BpmnWorkflow) -> None:
-        data = workflow.last_task.data if workflow.last_task is not None else {}
-        if data != case.data:
-            case.data = dict(data)
-        summary = dict(case.summary or {})
-        changed = False
-        for key in SUMMARY_FIELDS:
-            if data.get(key) and summary.get(key) != data[key]:
-                summary[key] = data[key]
-                changed = True
-        if changed:
-            case.summary = summary
-            if summary.get("consumidor_nome") and summary.get("fornecedor_nome"):
-                case.title = f"{summary['consumidor_nome']} × {summary['fornecedor_nome']}"[:300]
-
-    @staticmethod
-    def _outcome(workflow: BpmnWorkflow) -> str | None:
-        ends = [t for t in workflow.get_tasks(state=TaskState.COMPLETED) if isinstance(t.task_spec, EndEvent)
-                and t.workflow is workflow]
-        if not ends:
-            return None
-        return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_name
-
-    def _sync_deadlines(self, session: Session, case: Case, workflow: BpmnWorkflow, now: dt.datetime) -> list[Deadline]:
-        waiting: dict[str, tuple[Task, dt.datetime]] = {}
-        for task in workflow.get_tasks(state=TaskState.WAITING):
-            spec = task.task_spec
-            if isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
-                due = _timer_due(task)
-                if due:
-                    waiting[str(task.id)] = (task, due)
-        existing = {d.task_id: d for d in session.scalars(
-            select(Deadline).where(Deadline.case_id == case.id, Deadline.fired_at.is_(None),
-                                   Deadline.met_at.is_(None)))}
-        fired: list[Deadline] = []
-        for task_id, deadline in existing.items():
-            if task_id in waiting:
+    def _write_deadlines(conn: Connection, loaded: LoadedCase, timers: dict[str, TimerInfo],
+                         now: Any) -> list[TimerInfo]:
+        """Insert new timers; close the ones that went off (vencido) or were cancelled (cumprido)."""
+        fired = []
+        for task_id, timer in loaded.pending_timers.items():
+            if task_id in timers:
                 continue
-            task = workflow.tasks.get(UUID(task_id))
-            if task is not None and task.state == TaskState.COMPLETED:
-                deadline.fired_at, deadline.outcome = now, "vencido"
-                fired.append(deadline)
-            else:
-                deadline.met_at, deadline.outcome = now, "cumprido"
-        for task_id, (task, due) in waiting.items():
-            if task_id in existing:
-                continue
-            attached = task.parent.task_spec if task.parent is not None else None
-            main = [c for c in (task.parent.children if task.parent else []) if c is not task]
-            session.add(Deadline(
-                case_id=case.id, task_id=task_id, spec_name=task.task_spec.name,
-                name=task.task_spec.bpmn_name or task.task_spec.name,
-                attached_to=main[0].task_spec.name if main and attached is not None else None,
-                starts_at=now, due_at=due,
-            ))
+            task = loaded.workflow.tasks.get(UUID(task_id))
+            went_off = task is not None and task.state == TaskState.COMPLETED
+            conn.execute(_CLOSE_DEADLINE, {"b_task_id": task_id, "fired_at": now if went_off else None,
+                                           "met_at": None if went_off else now,
+                                           "outcome": "vencido" if went_off else "cumprido"})
+            if went_off:
+                fired.append(timer)
+        new = [t for task_id, t in timers.items() if task_id not in loaded.pending_timers]
+        if new:
+            conn.execute(insert(DEADLINES), [
+                {"case_id": loaded.case_id, "task_id": t.task_id, "spec_name": t.spec_name, "name": t.name,
+                 "attached_to": t.attached_to, "kind": "legal", "starts_at": now, "due_at": t.due_at,
+                 "fired_at": None, "met_at": None, "outcome": None}
+                for t in new])
         return fired
 
-    def _sync_open_tasks(self, session: Session, case: Case, workflow: BpmnWorkflow,
-                         now: dt.datetime) -> list[OpenTask]:
-        ready = {str(t.id): t for t in workflow.get_tasks(state=TaskState.READY, manual=True)
-                 if isinstance(t.task_spec, UserTask)}
-        existing = {o.task_id: o for o in session.scalars(select(OpenTask).where(OpenTask.case_id == case.id))}
-        for task_id, row in existing.items():
-            if task_id not in ready:
-                session.delete(row)
-        session.flush()
-        due_by_task: dict[str, Any] = {}
-        for deadline_task in workflow.get_tasks(state=TaskState.WAITING):
-            spec = deadline_task.task_spec
-            if isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
-                due = _timer_due(deadline_task)
-                if due and deadline_task.parent is not None:
-                    for sibling in deadline_task.parent.children:
-                        if str(sibling.id) in ready:
-                            moment = due
-                            previous = due_by_task.get(str(sibling.id))
-                            due_by_task[str(sibling.id)] = min(previous, moment) if previous else moment
-        result = []
-        for task_id, task in ready.items():
-            row = existing.get(task_id)
-            if row is None or row not in session:
-                spec = task.task_spec
-                row = OpenTask(
-                    case_id=case.id, task_id=task_id, spec_name=spec.name, title=spec.bpmn_name or spec.name,
-                    role=task_role(spec) or "admin", form_key=spec.extensions.get("formKey"),
-                    due_at=due_by_task.get(task_id), created_at=now,
-                    assignee=spec.extensions.get("assignee"),
-                )
-                session.add(row)
-            result.append(row)
-        return result
+    @staticmethod
+    def _write_open_tasks(conn: Connection, loaded: LoadedCase, ready: dict[str, TaskInfo], now: Any) -> None:
+        gone = loaded.open_task_ids - ready.keys()
+        if gone:
+            conn.execute(_DELETE_OPEN_TASKS, {"task_ids": sorted(gone)})
+        new = [t for task_id, t in ready.items() if task_id not in loaded.open_task_ids]
+        if new:
+            conn.execute(insert(OPEN_TASKS), [
+                {"case_id": t.case_id, "task_id": t.task_id, "spec_name": t.spec_name, "title": t.title,
+                 "role": t.role, "assignee": t.assignee, "form_key": t.form_key, "due_at": t.due_at,
+                 "created_at": now} for t in new])
 
     @staticmethod
-    def _audit(session: Session, case_id: int, actor: Actor, change: _Change) -> None:
-        session.add(AuditEvent(case_id=case_id, at=clock.now(), actor=actor.username, action=change.action,
-                               task_spec=change.task_spec, task_id=change.task_id,
-                               description=change.description[:500], details=change.details))
+    def _write_audit(conn: Connection, case_id: int, actor: Actor, changes: list[_Change], now: Any = None) -> None:
+        if not changes:
+            return
+        at = now or clock.now()
+        conn.execute(insert(AUDIT), [
+            {"case_id": case_id, "at": at, "actor": (c.actor or actor).username, "action": c.action,
+             "task_spec": c.task_spec, "task_id": c.task_id, "description": c.description[:500],
+             "details": c.details} for c in changes])
+
+
+class _StaleCase(Exception):
+    """The case's version changed between reading and writing."""

@@ -140,6 +140,8 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
                 if error:
                     problem(name, f"Erro de sintaxe no script: {error}")
             if isinstance(task_spec, MultiChoice):
+                if not task_spec.cond_task_specs:  # SpiffWorkflow only fails on it at run time
+                    problem(name, "Gateway sem fluxo de saída: o caso pararia aqui.")
                 for condition, target in task_spec.cond_task_specs:
                     if condition is None:
                         continue
