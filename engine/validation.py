@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
@@ -100,6 +101,25 @@ def _compile(expression: str, mode: str) -> str | None:
     return None
 
 
+def _check_references(tree: etree._ElementTree, problem: Any) -> None:
+    """Flows and boundary events must point at elements of their own process.
+
+    SpiffWorkflow silently drops a boundary event attached to a missing task (and a flow from a
+    missing element) together with everything after it: a legal deadline would vanish unnoticed.
+    """
+    for process in tree.getroot().iter(f"{{{BPMN_NS}}}process"):
+        ids = {element.get("id") for element in process.iter() if element.get("id")}
+        for boundary in process.iter(f"{{{BPMN_NS}}}boundaryEvent"):
+            if boundary.get("attachedToRef") not in ids:
+                problem(boundary.get("id", ""), f"O evento de borda está preso a '{boundary.get('attachedToRef')}', "
+                                                "que não existe neste processo.")
+        for flow in process.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+            for end in ("sourceRef", "targetRef"):
+                if flow.get(end) not in ids:
+                    problem(flow.get("id", ""), f"O fluxo aponta para '{flow.get(end)}' ({end}), "
+                                                "que não existe neste processo.")
+
+
 def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
     """Checks beyond parsing: forms, roles, handlers, expressions."""
     problems: list[Problem] = []
@@ -112,6 +132,7 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
         if role_for_lane(lane.get("name")) is None:
             problem(lane.get("id", ""), f"A raia '{lane.get('name') or ''}' não corresponde a nenhum papel "
                                         f"({', '.join(ROLES)}).")
+    _check_references(tree, problem)
     for process_id in parsed.process_ids:
         spec = parsed.parser.get_spec(process_id)
         for task_spec in spec.task_specs.values():

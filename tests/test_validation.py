@@ -260,11 +260,16 @@ def test_gateway_without_outgoing_flow(forms: FormRegistry) -> None:
     assert problem.line == line_of(broken, '<bpmn:exclusiveGateway id="gw_audiencia"')
 
 
-@pytest.mark.xfail(strict=True, reason="validation gap: SpiffWorkflow silently drops a boundary event whose "
-                                       "attachedToRef does not exist (and everything after it); not reported yet")
 def test_boundary_event_attached_to_a_missing_task(forms: FormRegistry) -> None:
     broken = edit('attachedToRef="registrar_resposta"', 'attachedToRef="registrar_respostas"')
     assert [p.element_id for p in check(broken, forms)] == ["prazo_cip"]
+
+
+def test_sequence_flow_from_a_missing_element(forms: FormRegistry) -> None:
+    broken = edit('sourceRef="emitir_cip"', 'sourceRef="emitir_cips"')
+    problems = check(broken, forms)
+    assert "f_cip" in [p.element_id for p in problems]
+    assert any("emitir_cips" in p.message for p in problems)
 
 
 # -- deployment refuses broken files -----------------------------------------------------------------

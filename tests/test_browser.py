@@ -1,0 +1,99 @@
+"""A real Chromium (Playwright) drives the app: register a complaint, see the diagram drawn by bpmn-js
+with the current task highlighted. Screenshots go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.runtime import Runtime
+from tests.web_helpers import PASSWORD
+from webapp import create_app
+from webapp.users import create_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="Chromium não instalado (apt-get install chromium) — testes de navegador pulados"),
+]
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[str]:
+    with runtime.Session.begin() as session:
+        create_user(session, "ana", "Ana Atendente", ["atendente"], PASSWORD)
+    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator:  # noqa: ANN401
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pt-BR")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.base_url = live_server  # type: ignore[attr-defined]
+        yield page
+        context.close()
+        browser.close()
+
+
+def test_attendant_registers_a_complaint_and_sees_the_current_task_on_the_diagram(page, complaint) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    base = page.base_url
+    page.goto(f"{base}/entrar")
+    page.fill("#username", "ana")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("text=Nova reclamação")
+
+    # First a mistake: wrong CPF. The error shows next to the field and nothing typed is lost.
+    for name, value in complaint.items():
+        if name == "canal":
+            page.check(f"input[name=canal][value={value}]")
+        else:
+            page.fill(f"#campo-{name}", value)
+    page.fill("#campo-consumidor_cpf", "111.111.111-11")
+    page.click("button:has-text('Registrar reclamação')")
+    assert page.inner_text("#campo-consumidor_cpf-erro") == "CPF inválido."
+    assert page.input_value("#campo-fatos") == complaint["fatos"]
+    page.screenshot(path=str(ARTIFACTS / "nova-reclamacao-erro.png"), full_page=True)
+
+    page.fill("#campo-consumidor_cpf", complaint["consumidor_cpf"])
+    page.click("button:has-text('Registrar reclamação')")
+    assert "Reclamação registrada com o protocolo CAP-2026-000001" in page.inner_text("main")
+    assert page.inner_text("h1") == "Atendimento preliminar"
+
+    page.check("input[name=resultado_preliminar][value=nao_resolvida]")
+    page.fill("#campo-contato_descricao", "Liguei para o SAC e não houve acordo.")
+    page.click("button:has-text('Concluir tarefa')")
+    assert page.inner_text("h1") == "Emitir CIP ao fornecedor"
+
+    page.click("text=CAP-2026-000001")
+    page.wait_for_selector("#diagrama[data-rendered]")
+    assert page.get_attribute("#diagrama", "data-rendered") == "true"
+    current = page.locator('#diagrama g.djs-element[data-element-id="emitir_cip"]')
+    assert "etapa-atual" in (current.get_attribute("class") or "")
+    done = page.locator('#diagrama g.djs-element[data-element-id="atendimento_preliminar"]')
+    assert "etapa-feita" in (done.get_attribute("class") or "")
+    assert "Tarefa concluída: Atendimento preliminar" in page.inner_text(".linha-do-tempo")
+    page.screenshot(path=str(ARTIFACTS / "caso-diagrama.png"), full_page=True)
