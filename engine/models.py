@@ -220,3 +220,4 @@ class Attachment(Base):
     def reference(self) -> dict[str, Any]:
         """What the case data keeps about the file (never the bytes)."""
         return {"anexo_id": self.id, "nome": self.filename, "sha256": self.sha256, "tamanho": self.size}
+from engine import calendar_models as _calendar_models  # noqa: E402,F401  (registers the calendar tables)

@@ -66,12 +66,34 @@ def timer_due(task: Task) -> dt.datetime | None:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def waiting_timers(workflow: BpmnWorkflow) -> dict[str, TimerInfo]:
+@dataclass(frozen=True)
+class Scan:
+    """One pass over a workflow's tasks: the READY user tasks and the WAITING timers."""
+
+    ready: list[Task]
+    timers: list[Task]
+
+
+def scan(workflow: BpmnWorkflow) -> Scan:
+    """Walk every task once (top level and subprocesses) instead of one tree iteration per question."""
+    ready, timers = [], []
+    workflows = [workflow, *workflow.subprocesses.values()]
+    for wf in workflows:
+        for task in wf.tasks.values():
+            state = task.state
+            if state == TaskState.READY and isinstance(task.task_spec, UserTask):
+                ready.append(task)
+            elif state == TaskState.WAITING:
+                spec = task.task_spec
+                if isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
+                    timers.append(task)
+    return Scan(ready, timers)
+
+
+def waiting_timers(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[str, TimerInfo]:
     timers = {}
-    for task in workflow.get_tasks(state=TaskState.WAITING):
+    for task in (scanned or scan(workflow)).timers:
         spec = task.task_spec
-        if not (isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition)):
-            continue
         due = timer_due(task)
         if due is None:
             continue
@@ -81,11 +103,11 @@ def waiting_timers(workflow: BpmnWorkflow) -> dict[str, TimerInfo]:
     return timers
 
 
-def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, TimerInfo]) -> dict[str, TaskInfo]:
+def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, TimerInfo],
+                     scanned: Scan | None = None) -> dict[str, TaskInfo]:
     """READY user tasks; a task's due date is the earliest timer attached to it."""
-    ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
     result = {}
-    for task in ready:
+    for task in (scanned or scan(workflow)).ready:
         spec = task.task_spec
         due = None
         if task.parent is not None:
@@ -98,12 +120,12 @@ def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, Tim
     return result
 
 
-def current_data(workflow: BpmnWorkflow) -> dict[str, Any]:
+def current_data(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[str, Any]:
     """The data the next person works on: the single open user task's, else the last task's.
 
     (``last_task`` alone can be a structural task, e.g. the join that completes after a timer.)
     """
-    ready = [t for t in workflow.get_tasks(state=TaskState.READY, manual=True) if isinstance(t.task_spec, UserTask)]
+    ready = (scanned or scan(workflow)).ready
     source = ready[0] if len(ready) == 1 else workflow.last_task
     return dict(source.data) if source is not None else {}
 

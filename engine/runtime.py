@@ -42,6 +42,7 @@ from engine.projections import (
     current_data,
     outcome,
     ready_user_tasks,
+    scan,
     summary_of,
     task_role,
     waiting_timers,
@@ -437,14 +438,15 @@ class Runtime:
         try:
             workflow.do_engine_steps(did_complete_task=record)
             now = clock.now()
-            data = current_data(workflow)
+            scanned = scan(workflow)
+            data = current_data(workflow, scanned)
             summary, title = loaded.summary, loaded.title
             if data != loaded.data:
                 summary = summary_of(data, loaded.summary)
                 if summary != loaded.summary and summary.get("consumidor_nome") and summary.get("fornecedor_nome"):
                     title = f"{summary['consumidor_nome']} × {summary['fornecedor_nome']}"[:300]
-            timers = waiting_timers(workflow)
-            ready = ready_user_tasks(workflow, loaded.case_id, timers)
+            timers = waiting_timers(workflow, scanned)
+            ready = ready_user_tasks(workflow, loaded.case_id, timers, scanned)
             status, closed_at, case_outcome = loaded.status, loaded.closed_at, loaded.outcome
             if workflow.completed and status != "encerrado":
                 status, closed_at, case_outcome = "encerrado", now, outcome(workflow)
