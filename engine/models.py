@@ -150,7 +150,8 @@ class OpenTask(Base):
 
 
 class Deadline(Base):
-    """Projection: a BPMN timer (legal deadline) waiting on a case; ``fired_at`` once it went off."""
+    """Projection: a deadline on a case — a BPMN timer (``kind`` "legal") or a user task's internal
+    SLA (``kind`` "interno"). ``fired_at`` once a timer went off; ``met_at`` once the work was done."""
 
     __tablename__ = "deadlines"
     __table_args__ = (Index("ix_deadlines_pending", "fired_at", "due_at"),)
@@ -162,11 +163,49 @@ class Deadline(Base):
     name: Mapped[str] = mapped_column(String(200))
     attached_to: Mapped[str | None] = mapped_column(String(100), default=None)
     kind: Mapped[str] = mapped_column(String(20), default="legal")
+    #: The unit's deadline setting it was counted with ("cip", "defesa"... or "prazo" for a plain count).
+    legal_kind: Mapped[str | None] = mapped_column(String(40), default=None)
+    legal_basis: Mapped[str] = mapped_column(String(300), default="")
+    days: Mapped[int | None] = mapped_column(Integer, default=None)
+    mode: Mapped[str | None] = mapped_column(String(10), default=None)
+    unit: Mapped[str | None] = mapped_column(String(20), default=None, index=True)
     starts_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
     due_at: Mapped[dt.datetime] = mapped_column()
     fired_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     met_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    warned_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(20), default=None)
+
+
+class Notification(Base):
+    """A message to a person (``recipient``) or to everyone with a role in a unit: deadline warnings
+    and escalations. Marked read, never deleted."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_recipient", "recipient", "read_at"),
+                      Index("ix_notifications_role", "role", "unit", "read_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), default=None)
+    deadline_id: Mapped[int | None] = mapped_column(ForeignKey("deadlines.id"), default=None)
+    recipient: Mapped[str | None] = mapped_column(String(80), default=None)
+    role: Mapped[str | None] = mapped_column(String(40), default=None)
+    unit: Mapped[str | None] = mapped_column(String(20), default=None)
+    kind: Mapped[str] = mapped_column(String(30))
+    message: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    read_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class SchedulerLease(Base):
+    """Who runs a singleton job (on SQLite only one worker may fire timers)."""
+
+    __tablename__ = "scheduler_leases"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(120))
+    expires_at: Mapped[dt.datetime] = mapped_column()
 
 
 class AuditEvent(Base):

@@ -40,13 +40,33 @@ class TaskInfo:
 
 @dataclass(frozen=True)
 class TimerInfo:
-    """A BPMN timer waiting to go off (mirrors :class:`engine.models.Deadline`)."""
+    """A pending deadline (mirrors :class:`engine.models.Deadline`): a BPMN timer waiting to go off
+    (``kind`` "legal") or a user task's internal SLA (``kind`` "interno", keyed by the task's id)."""
 
     task_id: str
     spec_name: str
     name: str
     attached_to: str | None
     due_at: dt.datetime
+    kind: str = "legal"
+    legal_kind: str | None = None
+    legal_basis: str = ""
+    days: int | None = None
+    mode: str | None = None
+    starts_at: dt.datetime | None = None
+
+
+def _counted(task: Task) -> dict[str, Any]:
+    """How a deadline helper counted this task's deadline (see engine.scripting), if it did."""
+    value = task._get_internal_data("prazo")
+    return value if isinstance(value, dict) else {}
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if not isinstance(value, str):
+        return None
+    moment = dt.datetime.fromisoformat(value)
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
 def task_role(task_spec: Any) -> str | None:
@@ -99,13 +119,32 @@ def waiting_timers(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[
             continue
         siblings = [c for c in task.parent.children if c is not task] if task.parent is not None else []
         attached = next((s.task_spec.name for s in siblings if isinstance(s.task_spec, UserTask)), None)
-        timers[str(task.id)] = TimerInfo(str(task.id), spec.name, spec.bpmn_name or spec.name, attached, due)
+        counted = _counted(task)
+        timers[str(task.id)] = TimerInfo(
+            str(task.id), spec.name, spec.bpmn_name or spec.name, attached, due, "legal", counted.get("kind"),
+            counted.get("legal_basis", ""), counted.get("days"), counted.get("mode"), _moment(counted.get("starts_at")))
     return timers
+
+
+def sla_deadlines(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[str, TimerInfo]:
+    """Internal SLAs (``camunda:dueDate``) of the READY user tasks, once evaluated by the runtime."""
+    slas = {}
+    for task in (scanned or scan(workflow)).ready:
+        due = _moment(task._get_internal_data("sla_due"))
+        if due is None:
+            continue
+        spec = task.task_spec
+        counted = _counted(task)
+        slas[str(task.id)] = TimerInfo(
+            str(task.id), spec.name, f"Prazo interno: {spec.bpmn_name or spec.name}", spec.name, due, "interno",
+            counted.get("kind"), counted.get("legal_basis", ""), counted.get("days"), counted.get("mode"),
+            _moment(counted.get("starts_at")))
+    return slas
 
 
 def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, TimerInfo],
                      scanned: Scan | None = None) -> dict[str, TaskInfo]:
-    """READY user tasks; a task's due date is the earliest timer attached to it."""
+    """READY user tasks; a task's due date is the earliest legal timer attached to it, else its SLA."""
     result = {}
     for task in (scanned or scan(workflow)).ready:
         spec = task.task_spec
@@ -114,6 +153,8 @@ def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, Tim
             sibling_ids = {str(c.id) for c in task.parent.children if c is not task}
             dues = [timer.due_at for timer_id, timer in timers.items() if timer_id in sibling_ids]
             due = min(dues) if dues else None
+        if due is None:
+            due = _moment(task._get_internal_data("sla_due"))
         result[str(task.id)] = TaskInfo(case_id, str(task.id), spec.name, spec.bpmn_name or spec.name,
                                         task_role(spec) or "admin", spec.extensions.get("formKey"), due,
                                         spec.extensions.get("assignee"))

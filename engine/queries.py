@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Attachment, AuditEvent, Case, Deadline, OpenTask
+from engine.models import Attachment, AuditEvent, Case, Deadline, Notification, OpenTask
 
 ROLE_ADMIN = "admin"
 
@@ -71,3 +71,16 @@ def recent_cases(session: Session, search: str = "", status: str = "", limit: in
     if status:
         query = query.where(Case.status == status)
     return list(session.scalars(query.order_by(Case.updated_at.desc(), Case.id.desc()).limit(limit)))
+
+
+def notifications_for(session: Session, username: str, roles: Iterable[str], unit: str,
+                      include_read: bool = False, limit: int = 50) -> list[Notification]:
+    """Warnings and escalations addressed to the person or to one of their roles in their unit."""
+    roles = set(roles)
+    addressed = or_(Notification.recipient == username,
+                    (Notification.recipient.is_(None)) & (Notification.role.in_(roles))
+                    & (or_(Notification.unit.is_(None), Notification.unit == unit)))
+    query = select(Notification).where(addressed)
+    if not include_read:
+        query = query.where(Notification.read_at.is_(None))
+    return list(session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))

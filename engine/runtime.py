@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from engine import clock
 from engine.actors import SYSTEM, Actor
+from engine.calendar import CalendarService, DeadlineRule, ensure_default_unit
 from engine.db import create_schema, make_engine, make_session_factory
 from engine.definitions import DefinitionRepository
 from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
@@ -43,12 +44,13 @@ from engine.projections import (
     outcome,
     ready_user_tasks,
     scan,
+    sla_deadlines,
     summary_of,
     task_role,
     waiting_timers,
 )
 from engine.protocol import AGENCY_TZ, next_protocol
-from engine.scripting import make_script_engine
+from engine.scripting import deadline_context, make_script_engine
 from engine.serialization import dump_state, load_state
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,11 +70,11 @@ _TASK_FOR_COMPLETION = (
 _OPEN_TASK = select(OPEN_TASKS).where(OPEN_TASKS.c.task_id == bindparam("task_id"))
 _CASE = select(CASES).where(CASES.c.id == bindparam("case_id"))
 _CASE_VERSION = select(CASES.c.version).where(CASES.c.id == bindparam("case_id"))
-_OPEN_TASK_IDS = select(OPEN_TASKS.c.task_id).where(OPEN_TASKS.c.case_id == bindparam("case_id"))
+_OPEN_TASK_IDS = select(OPEN_TASKS.c.task_id, OPEN_TASKS.c.due_at).where(OPEN_TASKS.c.case_id == bindparam("case_id"))
 _PENDING_DEADLINES = select(DEADLINES).where(DEADLINES.c.case_id == bindparam("case_id"),
                                              DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None))
 _DUE_CASES = (select(DEADLINES.c.case_id)
-              .where(DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
+              .where(DEADLINES.c.kind == "legal", DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
                      DEADLINES.c.due_at < bindparam("now"))
               .group_by(DEADLINES.c.case_id).order_by(DEADLINES.c.case_id).limit(bindparam("limit")))
 _UPDATE_CASE = (
@@ -86,6 +88,15 @@ _UPDATE_CASE_STATE = (
     .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
 )
 _DELETE_OPEN_TASKS = delete(OPEN_TASKS).where(OPEN_TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_CLAIM_DUE_TIMERS = (select(DEADLINES.c.id)
+                     .where(DEADLINES.c.case_id == bindparam("case_id"), DEADLINES.c.kind == "legal",
+                            DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
+                            DEADLINES.c.due_at < bindparam("now"))
+                     .with_for_update(skip_locked=True))
+_MOVE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
+                  .values(due_at=bindparam("due_at")))
+_MOVE_OPEN_TASK = (update(OPEN_TASKS).where(OPEN_TASKS.c.task_id == bindparam("b_task_id"))
+                   .values(due_at=bindparam("due_at")))
 _CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
                    .values(fired_at=bindparam("fired_at"), met_at=bindparam("met_at"), outcome=bindparam("outcome")))
 _LAST_COMPLETION = (select(AUDIT.c.at, AUDIT.c.actor, AUDIT.c.details)
@@ -126,10 +137,13 @@ class LoadedCase:
     data: dict[str, Any]
     summary: dict[str, Any]
     workflow: BpmnWorkflow
-    open_task_ids: set[str]
+    #: open user task id -> its due date, as in ``open_tasks``
+    open_task_dues: dict[str, Any]
+    #: pending deadlines (timers and SLAs) by task id, as in ``deadlines``
     pending_timers: dict[str, TimerInfo]
     closed_at: Any = None
     outcome: str | None = None
+    unit: str = "CAP"
 
 
 class WorkflowCache:
@@ -187,12 +201,14 @@ class Runtime:
         self.definitions = DefinitionRepository(self.config.workflows_dir, self.forms)
         self.cache = WorkflowCache(self.config.cache_size)
         self.script_engine = make_script_engine()
+        self.calendars = CalendarService(self.Session)
 
     # -- set-up -----------------------------------------------------------------------------
     def init_db(self, actor: str = "sistema") -> list[ProcessDefinition]:
         """Create the tables and deploy every diagram in ``workflows/`` (new versions only)."""
         create_schema(self.db)
         with self.Session.begin() as session:
+            ensure_default_unit(session, code=self.config.unit)
             return self.definitions.deploy_directory(session, actor)
 
     # -- commands ---------------------------------------------------------------------------
@@ -203,7 +219,8 @@ class Runtime:
         With ``values``, the first user task (e.g. the registration form) is completed by
         ``actor`` in the same transaction, so an abandoned or invalid form leaves no case behind.
         """
-        with self.db.connect() as conn:
+        case_unit = unit or actor.unit or self.config.unit
+        with self.db.connect() as conn, deadline_context(self.calendars, case_unit):
             definition = self.definitions.latest_ref(conn, process_id)
             loaded_spec = self.definitions.spec_by_id(conn, definition.id)
             workflow = BpmnWorkflow(loaded_spec.spec, loaded_spec.subprocess_specs, script_engine=self.script_engine)
@@ -215,7 +232,6 @@ class Runtime:
                 self._require_role(actor, first_task)
                 cleaned = self._validate(first_task, values, files)
             now = clock.now()
-            case_unit = unit or actor.unit or self.config.unit
             try:
                 protocol = next_protocol(conn, case_unit)
                 case_id = conn.execute(insert(CASES).values(
@@ -226,7 +242,8 @@ class Runtime:
             except BaseException:
                 conn.rollback()
                 raise
-            loaded = LoadedCase(case_id, protocol, 0, "aberto", definition.name, {}, {}, workflow, set(), {})
+            loaded = LoadedCase(case_id, protocol, 0, "aberto", definition.name, {}, {}, workflow, {}, {},
+                                unit=case_unit)
             changes = [_Change("iniciado", f"Caso iniciado: {definition.name} (versão {definition.version})",
                                details={"definition_version": definition.version})]
             if first_task is not None:
@@ -291,8 +308,9 @@ class Runtime:
             if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
                 raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, row.title))
             cleaned = self._validate(task, values, files)
-            change = self._run_user_task(conn, loaded, task, actor, cleaned, files)
-            return self._commit(conn, loaded, actor, [change])
+            with deadline_context(self.calendars, loaded.unit):
+                change = self._run_user_task(conn, loaded, task, actor, cleaned, files)
+                return self._commit(conn, loaded, actor, [change])
 
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the BPMN timers whose due time has passed; returns how many cases advanced.
@@ -308,6 +326,67 @@ class Runtime:
             except ConflictError:
                 continue
         return advanced
+
+    def recalculate_deadlines(self, unit: str | None, reason: str, actor: Actor) -> int:
+        """Count the pending deadlines of ``unit`` (every unit: ``None``) again on the current calendar.
+
+        Run after a closure or a suspension of deadlines is added or removed: a deadline whose
+        last day moved gets its new due date (timer, task and projection), and the audit trail of
+        its case says from when to when and why. Returns how many deadlines moved.
+        """
+        query = (select(DEADLINES.c.case_id).distinct()
+                 .where(DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
+                        DEADLINES.c.legal_kind.is_not(None)))
+        if unit is not None:
+            query = query.where(DEADLINES.c.unit == unit)
+        with self.db.connect() as conn:
+            case_ids = sorted(conn.scalars(query))
+        moved = 0
+        for case_id in case_ids:
+            for _attempt in range(3):
+                try:
+                    moved += self._recalculate_case(case_id, reason, actor)
+                    break
+                except ConflictError:
+                    continue  # someone changed the case meanwhile: count again on the fresh state
+        return moved
+
+    def _recalculate_case(self, case_id: int, reason: str, actor: Actor) -> int:
+        with self.db.connect() as conn:
+            version = conn.scalar(_CASE_VERSION, {"case_id": case_id})
+            if version is None:
+                return 0
+            loaded = self._checkout(conn, case_id, version)
+            calendar = self.calendars.for_unit(loaded.unit)
+            changes: list[_Change] = []
+            for task_id, pending in loaded.pending_timers.items():
+                if not (pending.legal_kind and pending.mode and pending.days is not None and pending.starts_at):
+                    continue
+                rule = DeadlineRule(pending.legal_kind, pending.days, pending.mode, pending.legal_basis)
+                new_due = calendar.due_at(pending.starts_at, rule)
+                if new_due == pending.due_at:
+                    continue
+                task = loaded.workflow.get_task_from_id(UUID(task_id))
+                if pending.kind == "legal":
+                    task._set_internal_data(event_value=new_due.isoformat(), event_fired=False)
+                else:
+                    task._set_internal_data(sla_due=new_due.isoformat())
+                counted = dict(task._get_internal_data("prazo") or {})
+                counted["due_at"] = new_due.isoformat()
+                task._set_internal_data(prazo=counted)
+                old_day = pending.due_at.astimezone(AGENCY_TZ).strftime("%d/%m/%Y")
+                new_day = new_due.astimezone(AGENCY_TZ).strftime("%d/%m/%Y")
+                changes.append(_Change(
+                    "prazo_recalculado", f"{pending.name}: vencimento passou de {old_day} para {new_day} ({reason})",
+                    pending.spec_name, task_id, {"de": pending.due_at.isoformat(), "para": new_due.isoformat(),
+                                                 "motivo": reason}))
+            if not changes:
+                conn.rollback()
+                self.cache.put(loaded)
+                return 0
+            with deadline_context(self.calendars, loaded.unit):
+                self._commit(conn, loaded, actor, changes)
+            return len(changes)
 
     # -- reading without changing -----------------------------------------------------------
     def form_for(self, open_task: OpenTask | TaskInfo) -> FormDefinition:
@@ -333,18 +412,28 @@ class Runtime:
 
     # -- internals --------------------------------------------------------------------------
     def _fire_case_timers(self, case_id: int) -> bool:
-        """Let SpiffWorkflow fire the case's due timers; write only if one actually went off."""
+        """Let SpiffWorkflow fire the case's due timers; write only if one actually went off.
+
+        The due deadline rows are claimed first (``FOR UPDATE SKIP LOCKED`` on PostgreSQL): a
+        second worker on the same case skips it instead of waiting, and the version check makes
+        a double firing impossible even without the lock (SQLite).
+        """
         with self.db.connect() as conn:
+            if not conn.execute(_CLAIM_DUE_TIMERS, {"case_id": case_id, "now": clock.now()}).first():
+                conn.rollback()
+                return False  # fired already, or another worker holds it
             version = conn.scalar(_CASE_VERSION, {"case_id": case_id})
             if version is None:
                 raise NotFound(f"Caso {case_id} não encontrado.")
             loaded = self._checkout(conn, case_id, version)
-            loaded.workflow.refresh_timers()
-            if loaded.pending_timers.keys() <= waiting_timers(loaded.workflow).keys():
-                conn.rollback()
-                self.cache.put(loaded)  # nothing changed: the cached copy is still this version
-                return False
-            self._commit(conn, loaded, SYSTEM, [])
+            with deadline_context(self.calendars, loaded.unit):
+                loaded.workflow.refresh_timers()
+                legal = {k for k, t in loaded.pending_timers.items() if t.kind == "legal"}
+                if legal <= waiting_timers(loaded.workflow).keys():
+                    conn.rollback()
+                    self.cache.put(loaded)  # nothing changed: the cached copy is still this version
+                    return False
+                self._commit(conn, loaded, SYSTEM, [])
             return True
 
     def _open_task(self, conn: Connection, case_id: int, task_id: str) -> Any:
@@ -374,11 +463,13 @@ class Runtime:
         spec = self.definitions.spec_by_id(conn, case.definition_id)
         workflow = load_state(case.state, spec.spec, spec.subprocess_specs)
         workflow.script_engine = self.script_engine
-        open_ids = set(conn.scalars(_OPEN_TASK_IDS, {"case_id": case_id}))
-        pending = {d.task_id: TimerInfo(d.task_id, d.spec_name, d.name, d.attached_to, d.due_at)
+        open_dues = {row.task_id: row.due_at for row in conn.execute(_OPEN_TASK_IDS, {"case_id": case_id})}
+        pending = {d.task_id: TimerInfo(d.task_id, d.spec_name, d.name, d.attached_to, d.due_at, d.kind,
+                                        d.legal_kind, d.legal_basis, d.days, d.mode, d.starts_at)
                    for d in conn.execute(_PENDING_DEADLINES, {"case_id": case_id})}
         return LoadedCase(case.id, case.protocol, case.version, case.status, case.title, dict(case.data or {}),
-                          dict(case.summary or {}), workflow, open_ids, pending, case.closed_at, case.outcome)
+                          dict(case.summary or {}), workflow, open_dues, pending, case.closed_at, case.outcome,
+                          case.unit)
 
     @staticmethod
     def _single_ready_user_task(workflow: BpmnWorkflow) -> Task:
@@ -439,13 +530,14 @@ class Runtime:
             workflow.do_engine_steps(did_complete_task=record)
             now = clock.now()
             scanned = scan(workflow)
+            self._evaluate_slas(scanned)
             data = current_data(workflow, scanned)
             summary, title = loaded.summary, loaded.title
             if data != loaded.data:
                 summary = summary_of(data, loaded.summary)
                 if summary != loaded.summary and summary.get("consumidor_nome") and summary.get("fornecedor_nome"):
                     title = f"{summary['consumidor_nome']} × {summary['fornecedor_nome']}"[:300]
-            timers = waiting_timers(workflow, scanned)
+            timers = {**waiting_timers(workflow, scanned), **sla_deadlines(workflow, scanned)}
             ready = ready_user_tasks(workflow, loaded.case_id, timers, scanned)
             status, closed_at, case_outcome = loaded.status, loaded.closed_at, loaded.outcome
             if workflow.completed and status != "encerrado":
@@ -481,7 +573,7 @@ class Runtime:
         loaded.version += 1
         loaded.status, loaded.closed_at, loaded.outcome = status, closed_at, case_outcome
         loaded.data, loaded.summary, loaded.title = data, summary, title
-        loaded.open_task_ids = set(ready)
+        loaded.open_task_dues = {task_id: task.due_at for task_id, task in ready.items()}
         loaded.pending_timers = timers
         self.cache.put(loaded)
         return CaseResult(loaded.case_id, loaded.protocol, loaded.version, status, list(ready.values()))
@@ -496,41 +588,64 @@ class Runtime:
         conn.rollback()
         return message
 
+    def _evaluate_slas(self, scanned: Any) -> None:
+        """Evaluate ``camunda:dueDate`` once, when a user task becomes ready (its internal SLA)."""
+        for task in scanned.ready:
+            expression = task.task_spec.extensions.get("dueDate")
+            if expression and task._get_internal_data("sla_due") is None:
+                value = self.script_engine.evaluate(task, expression)
+                task._set_internal_data(sla_due=value.isoformat() if hasattr(value, "isoformat") else str(value))
+
     @staticmethod
     def _write_deadlines(conn: Connection, loaded: LoadedCase, timers: dict[str, TimerInfo],
                          now: Any) -> list[TimerInfo]:
-        """Insert new timers; close the ones that went off (vencido) or were cancelled (cumprido)."""
+        """Insert new deadlines, move the ones whose due date changed, and close the ones that are
+        gone: a timer that went off is "vencido"; a cancelled timer or a finished task is "cumprido"
+        (an SLA finished late is "cumprido_com_atraso")."""
         fired = []
         for task_id, timer in loaded.pending_timers.items():
             if task_id in timers:
+                if timers[task_id].due_at != timer.due_at:
+                    conn.execute(_MOVE_DEADLINE, {"b_task_id": task_id, "due_at": timers[task_id].due_at})
                 continue
             task = loaded.workflow.tasks.get(UUID(task_id))
-            went_off = task is not None and task.state == TaskState.COMPLETED
+            went_off = timer.kind == "legal" and task is not None and task.state == TaskState.COMPLETED
+            if went_off:
+                outcome_text = "vencido"
+            elif timer.kind == "interno" and now > timer.due_at:
+                outcome_text = "cumprido_com_atraso"
+            else:
+                outcome_text = "cumprido"
             conn.execute(_CLOSE_DEADLINE, {"b_task_id": task_id, "fired_at": now if went_off else None,
-                                           "met_at": None if went_off else now,
-                                           "outcome": "vencido" if went_off else "cumprido"})
+                                           "met_at": None if went_off else now, "outcome": outcome_text})
             if went_off:
                 fired.append(timer)
         new = [t for task_id, t in timers.items() if task_id not in loaded.pending_timers]
         if new:
             conn.execute(insert(DEADLINES), [
                 {"case_id": loaded.case_id, "task_id": t.task_id, "spec_name": t.spec_name, "name": t.name,
-                 "attached_to": t.attached_to, "kind": "legal", "starts_at": now, "due_at": t.due_at,
-                 "fired_at": None, "met_at": None, "outcome": None}
+                 "attached_to": t.attached_to, "kind": t.kind, "legal_kind": t.legal_kind,
+                 "legal_basis": t.legal_basis or "", "days": t.days, "mode": t.mode, "unit": loaded.unit,
+                 "starts_at": t.starts_at or now, "due_at": t.due_at, "fired_at": None, "met_at": None,
+                 "warned_at": None, "escalated_at": None, "outcome": None}
                 for t in new])
         return fired
 
     @staticmethod
     def _write_open_tasks(conn: Connection, loaded: LoadedCase, ready: dict[str, TaskInfo], now: Any) -> None:
-        gone = loaded.open_task_ids - ready.keys()
+        known = loaded.open_task_dues
+        gone = known.keys() - ready.keys()
         if gone:
             conn.execute(_DELETE_OPEN_TASKS, {"task_ids": sorted(gone)})
-        new = [t for task_id, t in ready.items() if task_id not in loaded.open_task_ids]
+        new = [t for task_id, t in ready.items() if task_id not in known]
         if new:
             conn.execute(insert(OPEN_TASKS), [
                 {"case_id": t.case_id, "task_id": t.task_id, "spec_name": t.spec_name, "title": t.title,
                  "role": t.role, "assignee": t.assignee, "form_key": t.form_key, "due_at": t.due_at,
                  "created_at": now} for t in new])
+        for task_id, task in ready.items():
+            if task_id in known and known[task_id] != task.due_at:
+                conn.execute(_MOVE_OPEN_TASK, {"b_task_id": task_id, "due_at": task.due_at})
 
     @staticmethod
     def _write_audit(conn: Connection, case_id: int, actor: Actor, changes: list[_Change], now: Any = None) -> None:

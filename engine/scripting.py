@@ -1,16 +1,114 @@
-"""The script environment diagrams run in: conditions, scripts and timer expressions.
+"""The script environment diagrams run in: conditions, scripts and timer / due-date expressions.
+
+Analysts write legal deadlines in the diagram with three helpers, counted on the case's unit
+calendar (:mod:`engine.calendar`) from the engine's clock:
+
+- ``prazo('defesa')`` — the unit's configured deadline of that kind (days, calendar or business
+  days, legal basis), as in force when the count starts;
+- ``prazo_dias(10)`` — 10 calendar days (Lei 9.784/1999 art. 66: day of the notice excluded, a
+  last day that is not a working day moves to the next one);
+- ``prazo_uteis(10)`` — 10 working days.
+
+Each returns the due moment as an ISO 8601 string (the end of the last day in the unit's time
+zone), which is what a BPMN ``timeDate`` needs. It also records how it was counted on the task
+being evaluated (``internal_data['prazo']``), so the deadline projection can show the legal basis
+and a later suspension can recount it.
 
 Scripts are trusted code (only analysts deploy diagrams, and every deploy is audited), but they
-get a small, explicit set of names rather than the engine's internals.
+get this small, explicit set of names rather than the engine's internals.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import Any
+
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
+from engine import clock
+from engine.calendar import DeadlineRule
+
+
+@dataclass(frozen=True)
+class DeadlineContext:
+    """What the helpers need to count: the calendars and the case's unit."""
+
+    calendars: Any  # engine.calendar.CalendarService
+    unit: str
+
+
+_CONTEXT: ContextVar[DeadlineContext | None] = ContextVar("procon_deadline_context", default=None)
+_CURRENT_TASK: ContextVar[Any] = ContextVar("procon_current_task", default=None)
+
+
+@contextlib.contextmanager
+def deadline_context(calendars: Any, unit: str) -> Iterator[None]:
+    """Run workflow steps of a case of ``unit`` with the deadline helpers available."""
+    token = _CONTEXT.set(DeadlineContext(calendars, unit))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
+
+
+class DeadlineHelperError(Exception):
+    """A deadline helper used where no case is being run, or with a bad argument."""
+
+
+def count_deadline(rule: DeadlineRule) -> str:
+    """Count ``rule`` from now on the current case's unit calendar and record it on the task."""
+    context = _CONTEXT.get()
+    if context is None:
+        raise DeadlineHelperError("prazo só pode ser calculado durante a execução de um caso")
+    start = clock.now()
+    due = context.calendars.for_unit(context.unit).due_at(start, rule)
+    task = _CURRENT_TASK.get()
+    if task is not None:
+        task._set_internal_data(prazo={
+            "kind": rule.kind, "days": rule.days, "mode": rule.mode, "legal_basis": rule.legal_basis,
+            "starts_at": start.isoformat(), "due_at": due.isoformat(), "unit": context.unit,
+        })
+    return due.isoformat()
+
+
+def prazo(kind: str) -> str:
+    context = _CONTEXT.get()
+    if context is None:
+        raise DeadlineHelperError("prazo só pode ser calculado durante a execução de um caso")
+    return count_deadline(context.calendars.rule(context.unit, kind, clock.now()))
+
+
+def _days(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise DeadlineHelperError(f"número de dias inválido: {value!r}")
+    return value
+
+
+def prazo_dias(days: int) -> str:
+    return count_deadline(DeadlineRule("prazo", _days(days), "corridos", "Lei 9.784/1999, art. 66"))
+
+
+def prazo_uteis(days: int) -> str:
+    return count_deadline(DeadlineRule("prazo", _days(days), "uteis", "Lei 9.784/1999, art. 66"))
+
+
 #: Names every script, condition and timer expression can use.
-SCRIPT_GLOBALS: dict[str, object] = {}
+SCRIPT_GLOBALS: dict[str, object] = {"prazo": prazo, "prazo_dias": prazo_dias, "prazo_uteis": prazo_uteis}
+
+
+class ProconScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's engine, remembering which task an expression is evaluated for."""
+
+    def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
+        token = _CURRENT_TASK.set(task)
+        try:
+            return super().evaluate(task, expression, external_context)
+        finally:
+            _CURRENT_TASK.reset(token)
 
 
 def make_script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))
+    return ProconScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))

@@ -144,6 +144,11 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
                     problem(name, "Tarefa de usuário sem formulário (camunda:formKey).")
                 elif not forms.exists(form_key):
                     problem(name, f"O formulário '{form_key}' não existe em forms/.")
+                due_date = ext.get("dueDate")
+                if due_date:
+                    error = _compile(due_date, "eval")
+                    if error:
+                        problem(name, f"Expressão de prazo (camunda:dueDate) inválida: {error}")
                 groups = ext.get("candidateGroups")
                 if groups:
                     unknown = [g.strip() for g in groups.split(",") if g.strip() not in ROLES]

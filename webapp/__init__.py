@@ -54,11 +54,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from webapp import auth, cases, errors, filters, inbox
+    from webapp import auth, calendar_admin, cases, errors, filters, inbox
 
     filters.register(app)
     errors.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
+    app.register_blueprint(calendar_admin.bp)
     return app

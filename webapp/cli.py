@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
 from pathlib import Path
 
 import click
@@ -88,26 +87,15 @@ def create_user_command(username: str, full_name: str, roles: tuple[str, ...], p
     click.echo(f"Usuário {username} criado.")
 
 
-def _start_timer_thread(runtime, interval: float) -> threading.Event:  # noqa: ANN001
-    """Fire due BPMN timers every ``interval`` seconds in the background (demo / single process)."""
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                runtime.fire_due_timers()
-            except Exception as error:  # keep the loop alive; the error is shown to the operator
-                click.echo(f"[prazos] erro ao disparar temporizadores: {error}", err=True)
-
-    threading.Thread(target=loop, name="procon-timers", daemon=True).start()
-    return stop
-
-
-def _serve(runtime, host: str, port: int) -> None:  # noqa: ANN001
+def _serve(runtime, host: str, port: int, with_worker: bool) -> None:  # noqa: ANN001
+    from engine.scheduler import DeadlineWorker, build_scheduler
     from webapp import create_app
 
     app = create_app({"RUNTIME": runtime})
-    _start_timer_thread(runtime, 5.0)
+    if with_worker:
+        scheduler = build_scheduler(DeadlineWorker(runtime))
+        scheduler.start()
+        click.echo("Trabalhador de prazos rodando neste processo (temporizadores, avisos, escalonamento).")
     app.run(host=host, port=port, threaded=True, use_reloader=False)
 
 
@@ -129,17 +117,43 @@ def demo(host: str, port: int, database_url: str | None, no_serve: bool) -> None
         click.echo(f"  {username:<12} {name}")
     click.echo("")
     if not no_serve:
-        _serve(runtime, host, port)
+        _serve(runtime, host, port, with_worker=True)
 
 
-@main.command(help="Sobe a aplicação web (servidor embutido, com os temporizadores em segundo plano).")
+@main.command(help="Sobe a aplicação web (servidor embutido).")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=5000, type=int)
 @click.option("--database-url", envvar="DATABASE_URL", default=None)
-def serve(host: str, port: int, database_url: str | None) -> None:
+@click.option("--with-worker/--without-worker", default=True, show_default=True,
+              help="Rodar o trabalhador de prazos no mesmo processo (desligue quando houver 'procon worker').")
+def serve(host: str, port: int, database_url: str | None, with_worker: bool) -> None:
     runtime = _runtime(database_url)
     runtime.init_db()
-    _serve(runtime, host, port)
+    _serve(runtime, host, port, with_worker)
+
+
+@main.command(help="Trabalhador de prazos (APScheduler): dispara temporizadores vencidos, avisa e escalona.")
+@click.option("--database-url", envvar="DATABASE_URL", default=None)
+@click.option("--once", is_flag=True, help="Faz uma rodada (inclusive o atraso acumulado) e sai, imprimindo JSON.")
+@click.option("--warn-days", default=2, show_default=True, type=int, help="Avisar N dias úteis antes do vencimento.")
+def worker(database_url: str | None, once: bool, warn_days: int) -> None:
+    from engine.scheduler import DeadlineWorker, WorkerConfig, build_scheduler
+
+    runtime = _runtime(database_url)
+    runtime.init_db()
+    deadline_worker = DeadlineWorker(runtime, WorkerConfig(warn_business_days=warn_days))
+    if once:
+        click.echo(json.dumps(deadline_worker.run_once(), ensure_ascii=False))
+        return
+    click.echo(f"Trabalhador de prazos em {runtime.db.url.render_as_string(hide_password=True)} "
+               f"(identificação {deadline_worker.holder}). Ctrl+C para parar.")
+    scheduler = build_scheduler(deadline_worker, blocking=True)
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        deadline_worker.release_lease()
 
 
 @main.group(help="Medições de desempenho (imprimem JSON).")

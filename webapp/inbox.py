@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
-from engine import queries
+from engine import clock, queries
 from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied
 from engine.forms import FormDefinition, UploadedFile
 from engine.models import Case, OpenTask
@@ -42,7 +42,21 @@ def index() -> Any:
 def tasks() -> Any:
     session = db_session()
     return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
-                           queue=queries.group_queue(session, g.actor.roles))
+                           queue=queries.group_queue(session, g.actor.roles),
+                           notices=queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit))
+
+
+@bp.route("/avisos/<int:notice_id>/lido", methods=["POST"])
+@login_required
+def mark_read(notice_id: int) -> Any:
+    session = db_session()
+    notices = queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit, limit=500)
+    notice = next((n for n in notices if n.id == notice_id), None)
+    if notice is None:
+        abort(404)
+    notice.read_at = clock.now()
+    session.commit()
+    return redirect(url_for("inbox.tasks"))
 
 
 def _task_or_404(case_id: int, task_id: str) -> tuple[Case, OpenTask | None]:
