@@ -172,5 +172,24 @@ def bench_engine(cases: int, as_json: bool, database_url: str | None) -> None:
     click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
 
 
+@bench.command("deadlines", help="Prazos em escala: N pendentes, rajada de vencimentos, recuperação após parada.")
+@click.option("--pending", default=1_000_000, type=int, show_default=True, help="Prazos pendentes no banco.")
+@click.option("--burst", default=10_000, type=int, show_default=True,
+              help="Casos com prazo vencendo no mesmo instante.")
+@click.option("--outage", default=5_000, type=int, show_default=True, help="Prazos vencidos durante 1 hora de parada.")
+@click.option("--workers", default=None, type=int,
+              help="Processos trabalhadores (padrão: 1 no SQLite, 2 no PostgreSQL).")
+@click.option("--json", "as_json", is_flag=True, help="Imprime só o objeto JSON.")
+@click.option("--database-url", envvar="DATABASE_URL", default=None, help="Use um banco só para a medição.")
+def bench_deadlines(pending: int, burst: int, outage: int, workers: int | None, as_json: bool,
+                    database_url: str | None) -> None:
+    from webapp.bench_deadlines import run_deadline_bench
+
+    if database_url and "sqlite" in database_url and (workers or 1) > 1:
+        raise click.UsageError("No SQLite só um trabalhador dispara prazos por vez.")
+    result = run_deadline_bench(pending, burst, outage, database_url, workers, progress=not as_json)
+    click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     main()
