@@ -150,8 +150,9 @@ class DeadlineWorker:
                     recipient, role = task.assignee, None
                 else:
                     recipient, role = None, task.role if task is not None else None
-                message = (f"Prazo vencendo: {row.name} vence em {due_day.strftime('%d/%m/%Y')}"
-                           + (f" (tarefa “{task.title}”)" if task else "") + ".")
+                what = (f"o prazo interno da tarefa “{task.title}”" if row.kind == "interno" and task
+                        else f"{row.name}" + (f" (tarefa “{task.title}”)" if task else ""))
+                message = f"Prazo vencendo: {what} vence em {due_day.strftime('%d/%m/%Y')}."
                 conn.execute(insert(NOTIFICATIONS).values(
                     case_id=row.case_id, deadline_id=row.id, recipient=recipient, role=role, unit=row.unit,
                     kind="aviso_prazo", message=message, created_at=now))

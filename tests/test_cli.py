@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import Case, OpenTask, ProcessDefinition, User
+from engine.models import Case, Deadline, Notification, OpenTask, ProcessDefinition, User
 from engine.runtime import EngineConfig, Runtime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,16 +63,20 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
     assert "reclamacao: versão 1" in again.stdout
     demo = procon("demo", "--no-serve", "--database-url", url)
     assert demo.returncode == 0, demo.stderr
-    assert "5 casos de exemplo criados" in demo.stdout and "atendente" in demo.stdout
+    assert "6 casos de exemplo criados" in demo.stdout and "atendente" in demo.stdout
     runtime = Runtime(EngineConfig(database_url=url))
     with runtime.Session() as session:
         assert session.scalar(select(func.count(ProcessDefinition.id))) == 1
         assert session.scalar(select(func.count(User.id))) >= 8
         statuses = sorted(session.scalars(select(Case.status)))
-        assert statuses.count("encerrado") == 1 and statuses.count("aberto") == 4
+        assert statuses.count("encerrado") == 1 and statuses.count("aberto") == 5
         waiting = {t.spec_name for t in session.scalars(select(OpenTask))}
         assert {"atendimento_preliminar", "registrar_resposta", "analisar_reclamacao",
                 "realizar_audiencia"} <= waiting
+        # The worker ran once: the oldest CIP fired, a close deadline was warned, an overdue task escalated.
+        kinds = sorted(n.kind for n in session.scalars(select(Notification)))
+        assert kinds == ["aviso_prazo", "escalonamento"]
+        assert session.scalar(select(func.count(Deadline.id)).where(Deadline.outcome == "vencido")) == 1
     runtime.db.dispose()
 
 

@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 from engine import clock
 from engine.actors import Actor
 from engine.models import Case, User
+from engine.protocol import AGENCY_TZ
 from engine.runtime import Runtime
+from engine.scheduler import DeadlineWorker
 from webapp.users import actor_for, create_user
 
 DEMO_PASSWORD = "procon2026"
@@ -67,51 +69,76 @@ def _complete(runtime: Runtime, result, actor: Actor, values: dict[str, str]):  
 
 
 def create_demo_cases(runtime: Runtime, actors: dict[str, Actor]) -> int:
-    """Five complaints in different states; does nothing when cases already exist."""
+    """Six complaints in different states; does nothing when cases already exist.
+
+    Each story starts at a moment chosen on the unit's calendar, then the worker runs once, so the
+    demo always opens with a fired CIP deadline, a "prazo vencendo" warning and an overdue task
+    escalated to the manager, whatever today's date and holidays.
+    """
     with runtime.Session() as session:
         if session.scalar(select(func.count(Case.id))):
             return 0
     real_now = clock.now()
-    frozen = clock.FrozenClock(real_now - dt.timedelta(days=15))
+    calendar = runtime.calendars.for_unit(runtime.config.unit)
+    today = real_now.astimezone(AGENCY_TZ).date()
+
+    def morning(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(10, 0), AGENCY_TZ).astimezone(dt.UTC)
+
+    at, an = actors["atendente"], actors["analista"]
+    preliminar = {"resultado_preliminar": "nao_resolvida", "contato_descricao": "Contato por telefone sem acordo."}
+    cip = {"cip_texto": "Solicitamos manifestação sobre a reclamação no prazo legal.",
+           "cip_email_fornecedor": "sac@fornecedor.example"}
+    answer = {"data_resposta": today.isoformat()}
+
+    def unanswered_cip(index: int) -> None:
+        result = runtime.start_case("reclamacao", at, _registration(index))
+        result = _complete(runtime, result, at, preliminar)
+        _complete(runtime, result, at, cip)
+
+    def closed(index: int) -> None:
+        result = runtime.start_case("reclamacao", at, _registration(index))
+        result = _complete(runtime, result, at, preliminar)
+        result = _complete(runtime, result, at, cip)
+        result = _complete(runtime, result, at, {**answer, "consumidor_aceitou": "sim",
+                                                 "resposta_fornecedor": "Cancelamos a cobrança e devolvemos o valor."})
+        _complete(runtime, result, an, {"desfecho": "fundamentada_atendida",
+                                        "fundamentacao": "Fornecedor reconheceu a cobrança indevida e a estornou."})
+
+    def at_hearing(index: int) -> None:
+        result = runtime.start_case("reclamacao", at, _registration(index))
+        result = _complete(runtime, result, at, preliminar)
+        result = _complete(runtime, result, at, cip)
+        result = _complete(runtime, result, at, {**answer, "consumidor_aceitou": "nao",
+                                                 "resposta_fornecedor": "A tarifa está prevista no contrato."})
+        _complete(runtime, result, an, {"desfecho": "audiencia", "fundamentacao": "Tentar acordo em audiência."})
+
+    def registered(index: int, **changes: str) -> None:
+        runtime.start_case("reclamacao", at, dict(_registration(index), **changes))
+
+    stories = [
+        # A CIP sent 15 days ago and never answered: its deadline fires -> analysis.
+        (real_now - dt.timedelta(days=15), lambda: unanswered_cip(0)),
+        # Closed: answered, analysed as fundamentada atendida.
+        (real_now - dt.timedelta(days=12), lambda: closed(1)),
+        # A CIP whose 10 days end tomorrow (or the next working day): the worker warns the queue.
+        (real_now - dt.timedelta(days=9), lambda: unanswered_cip(3)),
+        # Registered 7 working days ago and never contacted: its 5-working-day deadline is overdue.
+        (morning(calendar.add_working_days(today, -7)), lambda: registered(4)),
+        # At the conciliation hearing.
+        (real_now - dt.timedelta(days=8), lambda: at_hearing(2)),
+        # Just registered, waiting for the preliminary contact.
+        (real_now - dt.timedelta(hours=2),
+         lambda: registered(0, consumidor_nome="Paulo Henrique Costa", consumidor_cpf="168.995.350-09")),
+    ]
+    stories.sort(key=lambda story: story[0])
+    frozen = clock.FrozenClock(stories[0][0])
     clock.set_clock(frozen)
     try:
-        at, an, co = actors["atendente"], actors["analista"], actors["conciliador"]
-        preliminar = {"resultado_preliminar": "nao_resolvida", "contato_descricao": "Contato por telefone sem acordo."}
-        cip = {"cip_texto": "Solicitamos manifestação sobre a reclamação no prazo legal.",
-               "cip_email_fornecedor": "sac@fornecedor.example"}
-        # 1. CIP sent 15 days ago and never answered: its deadline fires -> analysis (overdue path).
-        r1 = runtime.start_case("reclamacao", at, _registration(0))
-        r1 = _complete(runtime, r1, at, preliminar)
-        _complete(runtime, r1, at, cip)
-        # 2. Closed: answered, analysed as fundamentada atendida.
-        frozen.advance(dt.timedelta(days=3))
-        r2 = runtime.start_case("reclamacao", at, _registration(1))
-        r2 = _complete(runtime, r2, at, preliminar)
-        r2 = _complete(runtime, r2, at, cip)
-        r2 = _complete(runtime, r2, at, {"resposta_fornecedor": "Cancelamos a cobrança e devolvemos o valor.",
-                                         "data_resposta": frozen.current.date().isoformat(),
-                                         "consumidor_aceitou": "sim"})
-        _complete(runtime, r2, an, {"desfecho": "fundamentada_atendida",
-                                    "fundamentacao": "Fornecedor reconheceu a cobrança indevida e a estornou."})
-        # 3. At the conciliation hearing.
-        frozen.advance(dt.timedelta(days=4))
-        r3 = runtime.start_case("reclamacao", at, _registration(2))
-        r3 = _complete(runtime, r3, at, preliminar)
-        r3 = _complete(runtime, r3, at, cip)
-        r3 = _complete(runtime, r3, at, {"resposta_fornecedor": "A tarifa está prevista no contrato.",
-                                         "data_resposta": frozen.current.date().isoformat(),
-                                         "consumidor_aceitou": "nao"})
-        _complete(runtime, r3, an, {"desfecho": "audiencia", "fundamentacao": "Tentar acordo em audiência."})
-        # 4. Waiting for the supplier's answer to the CIP (deadline running).
-        frozen.advance(dt.timedelta(days=6))
-        r4 = runtime.start_case("reclamacao", at, _registration(3))
-        r4 = _complete(runtime, r4, at, preliminar)
-        _complete(runtime, r4, at, cip)
-        # 5. Just registered, waiting for the preliminary contact.
-        frozen.set(real_now - dt.timedelta(hours=2))
-        runtime.start_case("reclamacao", at, _registration(4))
-        del co
+        for moment, story in stories:
+            frozen.set(moment)
+            story()
     finally:
         clock.set_clock(None)
-    runtime.fire_due_timers()
-    return 5
+    DeadlineWorker(runtime).run_once()
+    return len(stories)
