@@ -198,6 +198,52 @@ class Notification(Base):
     read_at: Mapped[dt.datetime | None] = mapped_column(default=None)
 
 
+class ExternalJob(Base):
+    """Projection + outbox: a service task waiting for a worker (Camunda "external task").
+
+    ``pendente`` until a worker runs its handler and the engine completes the task (``concluido``);
+    after the last failed attempt, or a permanent error, it is an ``incidente`` an admin can retry.
+    ``payload`` is the task's data when it became ready: what the handler works on.
+    """
+
+    __tablename__ = "external_jobs"
+    __table_args__ = (Index("ix_external_jobs_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36), unique=True)
+    spec_name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200))
+    topic: Mapped[str] = mapped_column(String(100))
+    unit: Mapped[str | None] = mapped_column(String(20), default=None)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pendente")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    locked_by: Mapped[str | None] = mapped_column(String(120), default=None)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(1000), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+    incident_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class Document(Base):
+    """An official document issued on a case, stored with its hash and a public verification code."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    verification_code: Mapped[str] = mapped_column(String(40), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    html: Mapped[str] = mapped_column(Text)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+
 class SchedulerLease(Base):
     """Who runs a singleton job (on SQLite only one worker may fire timers)."""
 

@@ -18,6 +18,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 
+from engine.parsing import ExternalServiceTask
 from engine.roles import role_for_lane
 
 #: Fields of a complaint copied into ``cases.summary`` for lists and titles.
@@ -92,22 +93,25 @@ class Scan:
 
     ready: list[Task]
     timers: list[Task]
+    jobs: list[Task]
 
 
 def scan(workflow: BpmnWorkflow) -> Scan:
     """Walk every task once (top level and subprocesses) instead of one tree iteration per question."""
-    ready, timers = [], []
+    ready, timers, jobs = [], [], []
     workflows = [workflow, *workflow.subprocesses.values()]
     for wf in workflows:
         for task in wf.tasks.values():
             state = task.state
             if state == TaskState.READY and isinstance(task.task_spec, UserTask):
                 ready.append(task)
+            elif state == TaskState.READY and isinstance(task.task_spec, ExternalServiceTask):
+                jobs.append(task)
             elif state == TaskState.WAITING:
                 spec = task.task_spec
                 if isinstance(spec, CatchingEvent) and isinstance(spec.event_definition, TimerEventDefinition):
                     timers.append(task)
-    return Scan(ready, timers)
+    return Scan(ready, timers, jobs)
 
 
 def waiting_timers(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[str, TimerInfo]:
@@ -159,6 +163,23 @@ def ready_user_tasks(workflow: BpmnWorkflow, case_id: int, timers: dict[str, Tim
                                         task_role(spec) or "admin", spec.extensions.get("formKey"), due,
                                         spec.extensions.get("assignee"))
     return result
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    """A service task waiting for a worker (mirrors :class:`engine.models.ExternalJob`)."""
+
+    task_id: str
+    spec_name: str
+    title: str
+    topic: str
+    payload: dict[str, Any]
+
+
+def ready_jobs(scanned: Scan) -> dict[str, JobInfo]:
+    return {str(t.id): JobInfo(str(t.id), t.task_spec.name, t.task_spec.bpmn_name or t.task_spec.name,
+                               t.task_spec.extensions.get("topic", t.task_spec.name), dict(t.data))
+            for t in scanned.jobs}
 
 
 def current_data(workflow: BpmnWorkflow, scanned: Scan | None = None) -> dict[str, Any]:

@@ -36,12 +36,13 @@ from engine.db import create_schema, make_engine, make_session_factory
 from engine.definitions import DefinitionRepository
 from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
 from engine.forms import FormDefinition, FormRegistry, UploadedFile, validate_submission
-from engine.models import Attachment, AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
+from engine.models import Attachment, AuditEvent, Case, Deadline, ExternalJob, OpenTask, ProcessDefinition
 from engine.projections import (
     TaskInfo,
     TimerInfo,
     current_data,
     outcome,
+    ready_jobs,
     ready_user_tasks,
     scan,
     sla_deadlines,
@@ -59,6 +60,7 @@ OPEN_TASKS = OpenTask.__table__
 DEADLINES = Deadline.__table__
 AUDIT = AuditEvent.__table__
 ATTACHMENTS = Attachment.__table__
+JOBS = ExternalJob.__table__
 
 # Statements built once: the hot path only binds parameters (SQLAlchemy's statement building
 # and cache-key generation cost more than SQLite itself).
@@ -99,6 +101,12 @@ _MOVE_OPEN_TASK = (update(OPEN_TASKS).where(OPEN_TASKS.c.task_id == bindparam("b
                    .values(due_at=bindparam("due_at")))
 _CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
                    .values(fired_at=bindparam("fired_at"), met_at=bindparam("met_at"), outcome=bindparam("outcome")))
+_OPEN_JOB_IDS = select(JOBS.c.task_id).where(JOBS.c.case_id == bindparam("case_id"),
+                                            JOBS.c.status.in_(("pendente", "incidente")))
+_JOB = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
+_CLOSE_JOBS = (update(JOBS).where(JOBS.c.task_id.in_(bindparam("task_ids", expanding=True)),
+                                  JOBS.c.status.in_(("pendente", "incidente")))
+               .values(status="concluido", completed_at=bindparam("now"), locked_by=None, locked_until=None))
 _LAST_COMPLETION = (select(AUDIT.c.at, AUDIT.c.actor, AUDIT.c.details)
                     .where(AUDIT.c.case_id == bindparam("case_id"), AUDIT.c.task_id == bindparam("task_id"),
                            AUDIT.c.action.in_(("tarefa_concluida", "prazo_vencido")))
@@ -144,6 +152,8 @@ class LoadedCase:
     closed_at: Any = None
     outcome: str | None = None
     unit: str = "CAP"
+    #: service tasks waiting for a worker (pending external jobs), by task id
+    open_job_ids: set[str] = field(default_factory=set)
 
 
 class WorkflowCache:
@@ -312,6 +322,29 @@ class Runtime:
                 change = self._run_user_task(conn, loaded, task, actor, cleaned, files)
                 return self._commit(conn, loaded, actor, [change])
 
+    def complete_service_task(self, job_id: int, result: Mapping[str, Any], worker: str = "sistema") -> CaseResult:
+        """Complete a service task with what its handler returned (merged into the case data)."""
+        with self.db.connect() as conn:
+            job = conn.execute(_JOB, {"job_id": job_id}).first()
+            if job is None:
+                raise NotFound(f"Serviço {job_id} não encontrado.")
+            if job.status == "concluido":
+                raise TaskNotOpen(f"O serviço “{job.title}” já foi concluído.")
+            version = conn.scalar(_CASE_VERSION, {"case_id": job.case_id})
+            loaded = self._checkout(conn, job.case_id, version)
+            task = loaded.workflow.get_task_from_id(UUID(job.task_id))
+            if task.state != TaskState.READY:
+                conn.rollback()
+                self.cache.put(loaded)
+                raise TaskNotOpen(f"O serviço “{job.title}” não está mais aguardando.")
+            with deadline_context(self.calendars, loaded.unit):
+                task.set_data(**dict(result))
+                task.run()
+                change = _Change("servico_concluido", f"Serviço concluído: {job.title}", job.spec_name, job.task_id,
+                                 {"servico": job.topic, "tentativas": job.attempts + 1, "resultado": dict(result),
+                                  "worker": worker})
+                return self._commit(conn, loaded, SYSTEM, [change])
+
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the BPMN timers whose due time has passed; returns how many cases advanced.
 
@@ -464,12 +497,13 @@ class Runtime:
         workflow = load_state(case.state, spec.spec, spec.subprocess_specs)
         workflow.script_engine = self.script_engine
         open_dues = {row.task_id: row.due_at for row in conn.execute(_OPEN_TASK_IDS, {"case_id": case_id})}
+        open_jobs = set(conn.scalars(_OPEN_JOB_IDS, {"case_id": case_id}))
         pending = {d.task_id: TimerInfo(d.task_id, d.spec_name, d.name, d.attached_to, d.due_at, d.kind,
                                         d.legal_kind, d.legal_basis, d.days, d.mode, d.starts_at)
                    for d in conn.execute(_PENDING_DEADLINES, {"case_id": case_id})}
         return LoadedCase(case.id, case.protocol, case.version, case.status, case.title, dict(case.data or {}),
                           dict(case.summary or {}), workflow, open_dues, pending, case.closed_at, case.outcome,
-                          case.unit)
+                          case.unit, open_jobs)
 
     @staticmethod
     def _single_ready_user_task(workflow: BpmnWorkflow) -> Task:
@@ -557,6 +591,8 @@ class Runtime:
                 changes.append(_Change("prazo_vencido", f"Prazo vencido: {fired.name}", fired.spec_name,
                                        fired.task_id, {"due_at": fired.due_at.isoformat()}, actor=SYSTEM))
             self._write_open_tasks(conn, loaded, ready, now)
+            jobs = ready_jobs(scanned)
+            self._write_jobs(conn, loaded, jobs, now)
             if automatic:
                 changes.append(_Change("etapas_automaticas", "Etapas automáticas: " + "; ".join(automatic),
                                        details={"etapas": automatic}))
@@ -575,6 +611,7 @@ class Runtime:
         loaded.data, loaded.summary, loaded.title = data, summary, title
         loaded.open_task_dues = {task_id: task.due_at for task_id, task in ready.items()}
         loaded.pending_timers = timers
+        loaded.open_job_ids = set(jobs)
         self.cache.put(loaded)
         return CaseResult(loaded.case_id, loaded.protocol, loaded.version, status, list(ready.values()))
 
@@ -646,6 +683,19 @@ class Runtime:
         for task_id, task in ready.items():
             if task_id in known and known[task_id] != task.due_at:
                 conn.execute(_MOVE_OPEN_TASK, {"b_task_id": task_id, "due_at": task.due_at})
+
+    @staticmethod
+    def _write_jobs(conn: Connection, loaded: LoadedCase, jobs: dict[str, Any], now: Any) -> None:
+        """The outbox: a service task that became ready is a job for the worker; a finished one is closed."""
+        gone = loaded.open_job_ids - jobs.keys()
+        if gone:
+            conn.execute(_CLOSE_JOBS, {"task_ids": sorted(gone), "now": now})
+        new = [job for task_id, job in jobs.items() if task_id not in loaded.open_job_ids]
+        if new:
+            conn.execute(insert(JOBS), [
+                {"case_id": loaded.case_id, "task_id": j.task_id, "spec_name": j.spec_name, "title": j.title,
+                 "topic": j.topic, "unit": loaded.unit, "payload": j.payload, "status": "pendente", "attempts": 0,
+                 "next_attempt_at": now, "created_at": now} for j in new])
 
     @staticmethod
     def _write_audit(conn: Connection, case_id: int, actor: Actor, changes: list[_Change], now: Any = None) -> None:
