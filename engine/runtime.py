@@ -345,6 +345,24 @@ class Runtime:
                                   "worker": worker})
                 return self._commit(conn, loaded, SYSTEM, [change])
 
+    def retry_incident(self, job_id: int, actor: Actor) -> None:
+        """Put a service task that stopped on an incident back in the worker's queue (admins)."""
+        if not actor.has_role("admin"):
+            raise PermissionDenied("Só um administrador pode reprocessar um serviço com incidente.")
+        with self.db.begin() as conn:
+            job = conn.execute(_JOB, {"job_id": job_id}).first()
+            if job is None:
+                raise NotFound(f"Serviço {job_id} não encontrado.")
+            if job.status != "incidente":
+                raise ConflictError(f"O serviço “{job.title}” não está com incidente (situação: {job.status}).")
+            now = clock.now()
+            conn.execute(update(JOBS).where(JOBS.c.id == job_id, JOBS.c.status == "incidente").values(
+                status="pendente", attempts=0, next_attempt_at=now, incident_at=None, locked_by=None,
+                locked_until=None))
+            self._write_audit(conn, job.case_id, actor, [_Change(
+                "incidente_reprocessado", f"Serviço reenviado para execução: {job.title}", job.spec_name, job.task_id,
+                {"erro_anterior": job.last_error or ""})], now)
+
     def fire_due_timers(self, limit: int = 100) -> int:
         """Fire the BPMN timers whose due time has passed; returns how many cases advanced.
 

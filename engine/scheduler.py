@@ -27,7 +27,8 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine import clock
-from engine.models import AuditEvent, Deadline, Notification, OpenTask, SchedulerLease
+from engine.errors import ConflictError, TaskNotOpen
+from engine.models import AuditEvent, Case, Deadline, Document, ExternalJob, Notification, OpenTask, SchedulerLease
 
 log = logging.getLogger("procon.worker")
 
@@ -36,6 +37,9 @@ OPEN_TASKS = OpenTask.__table__
 NOTIFICATIONS = Notification.__table__
 AUDIT = AuditEvent.__table__
 LEASES = SchedulerLease.__table__
+JOBS = ExternalJob.__table__
+DOCUMENTS = Document.__table__
+CASES = Case.__table__
 
 #: How far ahead warnings look (a warning is sent N business days before; this bounds the query).
 WARNING_HORIZON = dt.timedelta(days=45)
@@ -64,6 +68,16 @@ _TASK_BY_SPEC = select(OPEN_TASKS.c.assignee, OPEN_TASKS.c.role, OPEN_TASKS.c.ti
     OPEN_TASKS.c.case_id == bindparam("case_id"), OPEN_TASKS.c.spec_name == bindparam("spec_name"))
 
 
+_DUE_JOBS = (select(JOBS.c.id).where(JOBS.c.status == "pendente", JOBS.c.next_attempt_at <= bindparam("now"),
+                                     (JOBS.c.locked_until.is_(None)) | (JOBS.c.locked_until < bindparam("now")))
+             .order_by(JOBS.c.next_attempt_at, JOBS.c.id).limit(bindparam("limit"))
+             .with_for_update(skip_locked=True))
+_LOCK_JOBS = (update(JOBS).where(JOBS.c.id.in_(bindparam("ids", expanding=True)))
+              .values(locked_by=bindparam("holder"), locked_until=bindparam("until")))
+_JOB_WITH_CASE = (select(JOBS, CASES.c.protocol).select_from(JOBS.join(CASES, CASES.c.id == JOBS.c.case_id))
+                  .where(JOBS.c.id == bindparam("job_id")))
+
+
 @dataclass
 class WorkerConfig:
     warn_business_days: int = 2
@@ -71,6 +85,13 @@ class WorkerConfig:
     fire_interval_s: float = 1.0
     housekeeping_interval_s: float = 30.0
     lease_ttl: dt.timedelta = dt.timedelta(seconds=30)
+    #: service tasks: attempts before an incident, first retry delay (doubles each time), cap
+    max_attempts: int = 5
+    retry_base: dt.timedelta = dt.timedelta(seconds=30)
+    retry_cap: dt.timedelta = dt.timedelta(hours=1)
+    job_lock: dt.timedelta = dt.timedelta(minutes=5)
+    #: tasks.context.TaskSettings for the handlers (default: from the environment)
+    task_settings: Any = None
 
 
 def _default_holder() -> str:
@@ -188,8 +209,98 @@ class DeadlineWorker:
             escalated += 1
         return escalated
 
+    def run_jobs(self) -> int:
+        """Run the service tasks that are due: claim them, call their handlers outside any
+        transaction, then complete them through the runtime or record the failure."""
+        if not self.holds_lease("servicos"):
+            return 0
+        done = 0
+        while True:
+            now = clock.now()
+            with self.runtime.db.begin() as conn:
+                ids = list(conn.scalars(_DUE_JOBS, {"now": now, "limit": min(self.config.batch, 50)}))
+                if ids:
+                    conn.execute(_LOCK_JOBS, {"ids": ids, "holder": self.holder, "until": now + self.config.job_lock})
+            if not ids:
+                return done
+            for job_id in ids:
+                done += self._run_job(job_id)
+
+    def _run_job(self, job_id: int) -> int:
+        from tasks.context import TaskContext, TaskSettings
+        from tasks.errors import PermanentError, RetryableError
+
+        from tasks import registry
+
+        registry.load_handlers()
+        with self.runtime.db.connect() as conn:
+            job = conn.execute(_JOB_WITH_CASE, {"job_id": job_id}).first()
+        if job is None or job.status != "pendente":
+            return 0
+        handler = registry.get(job.topic)
+        if handler is None:
+            self._fail(job, f"Nenhuma implementação registrada para o serviço “{job.topic}”.", retryable=False)
+            return 0
+        settings = self.config.task_settings or TaskSettings.from_env()
+        context = TaskContext(settings=settings, case_id=job.case_id, protocol=job.protocol, unit=job.unit or "",
+                              now=clock.now(), save_document=lambda draft: self._save_document(job.case_id, draft))
+        try:
+            result = handler(dict(job.payload or {}), context) or {}
+        except RetryableError as error:
+            self._fail(job, str(error), retryable=True)
+            return 0
+        except PermanentError as error:
+            self._fail(job, str(error), retryable=False)
+            return 0
+        except Exception as error:  # a bug in a handler: keep the message for the admin, retry later
+            log.exception("serviço %s falhou", job.topic)
+            self._fail(job, f"Erro inesperado no serviço: {type(error).__name__}: {error}", retryable=True)
+            return 0
+        try:
+            self.runtime.complete_service_task(job.id, result, worker=self.holder)
+        except TaskNotOpen:
+            return 0
+        except ConflictError:
+            with self.runtime.db.begin() as conn:  # the case moved meanwhile: run again right away
+                conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(locked_by=None, locked_until=None))
+            return 0
+        return 1
+
+    def _save_document(self, case_id: int, draft: Any) -> dict[str, Any]:
+        with self.runtime.db.begin() as conn:
+            document_id = conn.execute(insert(DOCUMENTS).values(
+                case_id=case_id, kind=draft.kind, title=draft.title, verification_code=draft.verification_code,
+                sha256=draft.sha256, html=draft.html, pdf=draft.pdf, created_at=clock.now(),
+            ).returning(DOCUMENTS.c.id)).scalar_one()
+        return {"documento_id": document_id, "codigo": draft.verification_code, "sha256": draft.sha256,
+                "titulo": draft.title}
+
+    def _fail(self, job: Any, message: str, retryable: bool) -> None:
+        """Schedule a retry with backoff, or record an incident when retries ran out."""
+        now = clock.now()
+        attempts = job.attempts + 1
+        config = self.config
+        with self.runtime.db.begin() as conn:
+            if retryable and attempts < config.max_attempts:
+                delay = min(config.retry_base * (2 ** (attempts - 1)), config.retry_cap)
+                conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
+                    attempts=attempts, next_attempt_at=now + delay, locked_by=None, locked_until=None,
+                    last_error=f"Tentativa {attempts} de {config.max_attempts}: {message}"[:1000]))
+                return
+            text = (f"Serviço “{job.title}” parou após {attempts} tentativa(s): {message}")[:1000]
+            conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
+                attempts=attempts, status="incidente", incident_at=now, locked_by=None, locked_until=None,
+                last_error=text))
+            conn.execute(insert(NOTIFICATIONS).values(
+                case_id=job.case_id, recipient=None, role="admin", unit=None, kind="incidente",
+                message=text[:500], created_at=now))
+            conn.execute(insert(AUDIT).values(
+                case_id=job.case_id, at=now, actor="sistema", action="incidente", task_spec=job.spec_name,
+                task_id=job.task_id, description=text[:500], details={"servico": job.topic, "tentativas": attempts}))
+
     def run_once(self) -> dict[str, int]:
-        return {"disparados": self.fire_due(), "avisos": self.send_warnings(), "escalonados": self.escalate_overdue()}
+        return {"disparados": self.fire_due(), "servicos": self.run_jobs(), "avisos": self.send_warnings(),
+                "escalonados": self.escalate_overdue()}
 
     @staticmethod
     def _task_of(conn: Connection, row: Any) -> Any:
@@ -213,7 +324,8 @@ def run_job(job: str) -> int:
     if worker is None:
         return 0
     try:
-        return {"fire": worker.fire_due, "warn": worker.send_warnings, "escalate": worker.escalate_overdue}[job]()
+        return {"fire": worker.fire_due, "jobs": worker.run_jobs, "warn": worker.send_warnings,
+                "escalate": worker.escalate_overdue}[job]()
     except Exception:  # one failed run must not stop the schedule; the next run retries
         log.exception("falha no trabalho %s", job)
         return 0
@@ -235,6 +347,8 @@ def build_scheduler(worker: DeadlineWorker, blocking: bool = False) -> Any:
     config = worker.config
     scheduler.add_job(run_job, "interval", seconds=config.fire_interval_s, args=["fire"],
                       id="disparar_prazos", name="Disparar temporizadores vencidos", replace_existing=True)
+    scheduler.add_job(run_job, "interval", seconds=config.fire_interval_s, args=["jobs"],
+                      id="executar_servicos", name="Executar tarefas de serviço", replace_existing=True)
     scheduler.add_job(run_job, "interval", seconds=config.housekeeping_interval_s, args=["warn"],
                       id="avisar_prazos", name="Avisos de prazo vencendo", replace_existing=True)
     scheduler.add_job(run_job, "interval", seconds=config.housekeeping_interval_s, args=["escalate"],

@@ -21,7 +21,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.MultiChoice import MultiChoice
 
 from engine.forms import FormRegistry
-from engine.parsing import ProconBpmnParser, parse_xml
+from engine.parsing import ExternalServiceTask, ProconBpmnParser, parse_xml
 from engine.roles import ROLES, role_for_lane
 from tasks import registry as task_registry
 
@@ -156,7 +156,13 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
                         problem(name, f"Grupo(s) desconhecido(s) em candidateGroups: {', '.join(unknown)}.")
                 elif role_for_lane(task_spec.lane) is None:
                     problem(name, "Tarefa de usuário sem papel: coloque-a numa raia ou informe candidateGroups.")
-            if isinstance(task_spec, ServiceTask):
+            if isinstance(task_spec, ExternalServiceTask):
+                topic = task_spec.extensions.get("topic", "")
+                task_registry.load_handlers()
+                if not topic or task_registry.get(topic) is None:
+                    problem(name, f"Tarefa de serviço sem implementação registrada (camunda:topic '{topic}'); "
+                                  f"serviços disponíveis: {', '.join(task_registry.names()) or 'nenhum'}.")
+            elif isinstance(task_spec, ServiceTask):
                 handler = task_spec.extensions.get("serviceTaskOperator", {}) or {}
                 handler_name = handler.get("name") if isinstance(handler, dict) else None
                 if not handler_name or task_registry.get(handler_name) is None:

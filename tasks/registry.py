@@ -29,3 +29,16 @@ def get(name: str) -> Handler | None:
 
 def names() -> list[str]:
     return sorted(_HANDLERS)
+
+
+_loaded = False
+
+
+def load_handlers() -> None:
+    """Import the handler modules once (``tasks.handlers`` registers every shipped handler)."""
+    global _loaded
+    if not _loaded:
+        import importlib
+
+        importlib.import_module("tasks.handlers")
+        _loaded = True
