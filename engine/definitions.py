@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 from engine.errors import DefinitionError, NotFound
 from engine.forms import FormRegistry
 from engine.models import ProcessDefinition
-from engine.validation import Problem, parse_file, validate_bytes
+from engine.validation import Problem, library_of, parse_file, validate_bytes
 
 
 def content_hash(content: bytes) -> str:
@@ -63,11 +64,14 @@ class DefinitionRepository:
         self._lock = threading.Lock()
 
     # -- validation -------------------------------------------------------------------------
-    def validate(self, content: bytes, filename: str) -> list[Problem]:
-        return validate_bytes(content, filename, self.forms)
+    def validate(self, content: bytes, filename: str, library: Mapping[str, bytes] | None = None) -> list[Problem]:
+        return validate_bytes(content, filename, self.forms,
+                              library if library is not None else library_of(self.workflows_dir))
 
     def validate_directory(self) -> dict[Path, list[Problem]]:
-        return {path: self.validate(path.read_bytes(), str(path)) for path in sorted(self.workflows_dir.glob("*.bpmn"))}
+        library = library_of(self.workflows_dir)
+        return {path: self.validate(path.read_bytes(), str(path), library)
+                for path in sorted(self.workflows_dir.glob("*.bpmn"))}
 
     # -- deployment -------------------------------------------------------------------------
     def deploy(self, session: Session, content: bytes, filename: str, actor: str) -> list[ProcessDefinition]:
@@ -75,10 +79,11 @@ class DefinitionRepository:
 
         Raises :class:`DefinitionError` with every problem when the file is not valid.
         """
-        problems = self.validate(content, filename)
+        library = library_of(self.workflows_dir)
+        problems = self.validate(content, filename, library)
         if problems:
             raise DefinitionError(problems)
-        parsed, _ = parse_file(content, filename)
+        parsed, _ = parse_file(content, filename, library)
         assert parsed is not None
         digest = content_hash(content)
         xml = content.decode("utf-8")
@@ -138,18 +143,33 @@ class DefinitionRepository:
         row = conn.execute(_BY_ID, {"definition_id": definition_id}).first()
         if row is None:
             raise NotFound(f"Definição {definition_id} não encontrada.")
-        loaded = self.spec_for(row)
+        loaded = self.spec_for(row, self._deployed_library(conn))
         with self._lock:
             self._by_id[definition_id] = loaded
         return loaded
 
-    def spec_for(self, definition: ProcessDefinition | Row[Any]) -> LoadedSpec:
+    @staticmethod
+    def _deployed_library(conn: Connection) -> dict[str, bytes]:
+        """The latest deployed XML of every process (what call activities start)."""
+        latest = (select(DEFINITIONS.c.process_id, func.max(DEFINITIONS.c.version).label("version"))
+                  .group_by(DEFINITIONS.c.process_id).subquery())
+        rows = conn.execute(select(DEFINITIONS.c.process_id, DEFINITIONS.c.bpmn_xml).join(
+            latest, (latest.c.process_id == DEFINITIONS.c.process_id) & (latest.c.version == DEFINITIONS.c.version)))
+        return {process_id: xml.encode("utf-8") for process_id, xml in rows}
+
+    def spec_for(self, definition: ProcessDefinition | Row[Any], library: Mapping[str, bytes] | None = None
+                 ) -> LoadedSpec:
+        """The parsed spec, with the specs of the processes it calls (latest deployed versions).
+
+        A called procedure is taken as deployed when the caller's spec is first loaded in this
+        process; a running call keeps the spec it started with for as long as it is cached.
+        """
         key = (definition.process_id, definition.content_hash)
         with self._lock:
             loaded = self._specs.get(key)
         if loaded is not None:
             return loaded
-        parsed, problems = parse_file(definition.bpmn_xml.encode("utf-8"), definition.filename)
+        parsed, problems = parse_file(definition.bpmn_xml.encode("utf-8"), definition.filename, library)
         if parsed is None:
             raise DefinitionError(problems)
         spec = parsed.parser.get_spec(definition.process_id)

@@ -457,7 +457,8 @@ class Runtime:
 
     def form_order(self, definition: ProcessDefinition) -> list[str]:
         """The form keys of a process's user tasks in diagram order (to show case data in order)."""
-        spec = self.definitions.spec_for(definition).spec
+        with self.db.connect() as conn:
+            spec = self.definitions.spec_by_id(conn, definition.id).spec
         keys = [t.extensions.get("formKey") for t in spec.task_specs.values() if isinstance(t, UserTask)]
         return list(dict.fromkeys(k for k in keys if k))
 

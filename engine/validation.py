@@ -7,6 +7,7 @@ has a handler, and every condition, script and timer expression compiles.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,19 @@ def _executable_process_ids(tree: etree._ElementTree) -> list[str]:
     return [p.get("id") for p in processes if p.get("isExecutable", "false").lower() == "true"]
 
 
-def parse_file(content: bytes, filename: str) -> tuple[ParsedFile | None, list[Problem]]:
-    """Parse one diagram; problems are returned, never raised."""
+def called_elements(tree: etree._ElementTree) -> set[str]:
+    """Process ids a diagram starts through call activities."""
+    return {node.get("calledElement") for node in tree.getroot().iter(f"{{{BPMN_NS}}}callActivity")
+            if node.get("calledElement")}
+
+
+def parse_file(content: bytes, filename: str, library: Mapping[str, bytes] | None = None
+               ) -> tuple[ParsedFile | None, list[Problem]]:
+    """Parse one diagram; problems are returned, never raised.
+
+    ``library`` holds the other procedures (process id -> BPMN bytes) that this one may start
+    through call activities; only those it calls are added to the parser.
+    """
     try:
         tree = parse_xml(content)
     except etree.XMLSyntaxError as error:
@@ -80,8 +92,22 @@ def parse_file(content: bytes, filename: str) -> tuple[ParsedFile | None, list[P
     parser = ProconBpmnParser()
     try:
         parser.add_bpmn_xml(tree, filename=filename)
+        pending, added = set(called_elements(tree)) - set(process_ids), set(process_ids)
+        while pending:
+            called = pending.pop()
+            added.add(called)
+            source = (library or {}).get(called)
+            if source is None:
+                node = tree.getroot().xpath("//*[@calledElement=$c]", c=called)
+                element_id, line = (node[0].get("id", ""), node[0].sourceline) if node else ("", None)
+                return None, [Problem(filename, element_id, line,
+                                      f"A atividade de chamada inicia o processo '{called}', que não existe.")]
+            called_tree = parse_xml(source)
+            parser.add_bpmn_xml(called_tree, filename=f"{called}.bpmn")
+            pending |= called_elements(called_tree) - added
         for process_id in process_ids:
             parser.get_spec(process_id)
+            parser.get_subprocess_specs(process_id)
     except ValidationException as error:
         line = error.line_number if isinstance(error.line_number, int) else _line_of(tree, error.id)
         return None, [Problem(filename, error.id or "", line, f"Diagrama inválido: {error}")]
@@ -189,16 +215,33 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry) -> list[Problem]:
     return problems
 
 
-def validate_bytes(content: bytes, filename: str, forms: FormRegistry) -> list[Problem]:
-    parsed, problems = parse_file(content, filename)
+def validate_bytes(content: bytes, filename: str, forms: FormRegistry,
+                   library: Mapping[str, bytes] | None = None) -> list[Problem]:
+    parsed, problems = parse_file(content, filename, library)
     if parsed is None:
         return problems
     return check_semantics(parsed, forms)
 
 
-def validate_path(path: Path, forms: FormRegistry) -> list[Problem]:
+def library_of(directory: Path) -> dict[str, bytes]:
+    """Every executable process in a folder of diagrams: process id -> the file's bytes."""
+    library: dict[str, bytes] = {}
+    for path in sorted(directory.glob("*.bpmn")):
+        content = path.read_bytes()
+        try:
+            tree = parse_xml(content)
+        except etree.XMLSyntaxError:
+            continue
+        for process_id in _executable_process_ids(tree):
+            library[process_id] = content
+    return library
+
+
+def validate_path(path: Path, forms: FormRegistry, library: Mapping[str, bytes] | None = None) -> list[Problem]:
     try:
         content = path.read_bytes()
     except OSError as error:
         return [Problem(str(path), "", None, f"Não foi possível ler o arquivo: {error.strerror}")]
-    return validate_bytes(content, str(path), forms)
+    if library is None:
+        library = library_of(path.parent)
+    return validate_bytes(content, str(path), forms, library)
