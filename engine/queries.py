@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from engine.models import Attachment, AuditEvent, Case, Deadline, Notification, OpenTask
+from engine.models import Attachment, AuditEvent, Case, Deadline, Document, ExternalJob, Notification, OpenTask
 
 ROLE_ADMIN = "admin"
 
@@ -84,3 +84,14 @@ def notifications_for(session: Session, username: str, roles: Iterable[str], uni
     if not include_read:
         query = query.where(Notification.read_at.is_(None))
     return list(session.scalars(query.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)))
+
+
+def case_documents(session: Session, case_id: int) -> list[Document]:
+    return list(session.scalars(select(Document).where(Document.case_id == case_id).order_by(Document.id)))
+
+
+def case_jobs(session: Session, case_id: int) -> list[ExternalJob]:
+    """Service tasks of a case that are waiting or stopped on an incident."""
+    return list(session.scalars(select(ExternalJob).where(ExternalJob.case_id == case_id,
+                                                          ExternalJob.status.in_(("pendente", "incidente")))
+                                .order_by(ExternalJob.id)))

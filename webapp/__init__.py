@@ -54,7 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from webapp import auth, calendar_admin, cases, errors, filters, inbox
+    from webapp import auth, calendar_admin, cases, documents, errors, filters, inbox, incidents
 
     filters.register(app)
     errors.register(app)
@@ -62,4 +62,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(inbox.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(calendar_admin.bp)
+    app.register_blueprint(documents.bp)
+    app.register_blueprint(incidents.bp)
     return app

@@ -71,6 +71,8 @@ def case_page(case_id: int) -> Any:
         timeline=queries.case_timeline(session, case_id),
         deadlines=queries.case_deadlines(session, case_id),
         attachments=queries.case_attachments(session, case_id),
+        documents=queries.case_documents(session, case_id),
+        jobs=queries.case_jobs(session, case_id),
         sections=describe(runtime().forms, case.data or {}, runtime().form_order(case.definition)),
         current_elements=sorted({t.spec_name for t in open_tasks}),
         done_elements=sorted(queries.completed_elements(session, case_id)),
