@@ -11,6 +11,7 @@ import datetime as dt
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -27,6 +28,11 @@ PRELIM_NAO_RESOLVIDA = {"resultado_preliminar": "nao_resolvida", "contato_descri
 CIP = {"cip_texto": "Solicitamos resposta em 10 dias.", "cip_email_fornecedor": "sac@lojaexemplo.com.br"}
 RESPOSTA = {"resposta_fornecedor": "A loja vai trocar o produto.", "data_resposta": "2026-03-05",
             "proposta_acordo": "Troca em 5 dias.", "consumidor_aceitou": "sim"}
+# A CIP sent at the frozen clock's start (Monday 2 March 2026, 10:00 in São Paulo) is due at the end
+# of its 10th day, Thursday 12 March (a working day), in São Paulo: 02:59:59.999999 UTC on the 13th.
+CIP_DUE = dt.datetime.combine(dt.date(2026, 3, 12), dt.time.max,
+                              tzinfo=ZoneInfo("America/Sao_Paulo")).astimezone(dt.UTC)
+assert CIP_DUE == dt.datetime(2026, 3, 13, 2, 59, 59, 999999, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -74,6 +80,17 @@ def cached_version(rt: Runtime, case_id: int) -> int | None:
 
 def completions(rt: Runtime, case_id: int, task_id: str) -> list[AuditEvent]:
     return [e for e in audit(rt, case_id) if e.action == "tarefa_concluida" and e.task_id == task_id]
+
+
+def deadline_rows(rt: Runtime, case_id: int) -> list[Deadline]:
+    with rt.Session() as session:
+        return list(session.scalars(select(Deadline).where(Deadline.case_id == case_id).order_by(Deadline.id)))
+
+
+def legal_deadline(rt: Runtime, case_id: int) -> Deadline:
+    """The case's single legal deadline (the CIP timer)."""
+    [deadline] = [d for d in deadline_rows(rt, case_id) if d.kind == "legal"]
+    return deadline
 
 
 class Rendezvous:
@@ -251,10 +268,23 @@ def test_concurrent_identical_choices_conflict_cleanly(
     [done] = completions(runtime, result.case_id, task.task_id)
     assert done.actor == "ana"
     next_spec = {"atendimento_preliminar": "emitir_cip", "emitir_cip": "registrar_resposta"}[spec_name]
-    assert [t.spec_name for t in open_rows(runtime, result.case_id)] == [next_spec]
-    with runtime.Session() as session:
-        pending = session.scalars(select(Deadline).where(Deadline.case_id == result.case_id)).all()
-    assert len(pending) == (1 if spec_name == "emitir_cip" else 0)
+    [next_task] = open_rows(runtime, result.case_id)
+    assert next_task.spec_name == next_spec
+    # Each deadline exists once (the loser wrote none): the CIP's legal deadline once the CIP is sent...
+    rows = deadline_rows(runtime, result.case_id)
+    legal = [(d.spec_name, d.outcome) for d in rows if d.kind == "legal"]
+    assert legal == ([("prazo_cip", None)] if spec_name == "emitir_cip" else [])
+    # ...and one internal SLA per user task that opened: the ones done are met, the next one's runs.
+    internal = sorted((d.spec_name, d.outcome) for d in rows if d.kind == "interno")
+    if spec_name == "atendimento_preliminar":
+        assert internal == [("atendimento_preliminar", "cumprido"), ("emitir_cip", None)]
+        [running] = [d for d in rows if d.outcome is None]
+        assert running.task_id == next_task.task_id
+    else:
+        assert internal == [("atendimento_preliminar", "cumprido"), ("emitir_cip", "cumprido")]
+    ana_done = completions(runtime, result.case_id, task.task_id)[0].at
+    [met] = [d for d in rows if d.kind == "interno" and d.spec_name == spec_name]
+    assert met.met_at == ana_done
 
 
 def test_timer_and_answer_at_the_same_moment(
@@ -266,7 +296,7 @@ def test_timer_and_answer_at_the_same_moment(
                                    PRELIM_NAO_RESOLVIDA)
     result = runtime.complete_task(result.case_id, only_task(result, "emitir_cip").task_id, atendente, CIP)
     answer = only_task(result, "registrar_resposta")
-    frozen_clock.advance(dt.timedelta(days=10, seconds=1))
+    frozen_clock.set(CIP_DUE + dt.timedelta(seconds=1))
     worker, web = make_runtime(), make_runtime()
 
     meeting = Rendezvous(monkeypatch, ("worker", "ana"), first="worker")
@@ -284,37 +314,57 @@ def test_timer_and_answer_at_the_same_moment(
     assert case.data["resposta_fornecedor"] == "Fornecedor não respondeu à CIP no prazo."
     [analysis] = open_rows(runtime, result.case_id)
     assert analysis.spec_name == "analisar_reclamacao"
-    with runtime.Session() as session:
-        [deadline] = session.scalars(select(Deadline).where(Deadline.case_id == result.case_id)).all()
+    deadline = legal_deadline(runtime, result.case_id)
     assert (deadline.outcome, deadline.met_at) == ("vencido", None)
 
 
+@pytest.mark.parametrize("worker_held", ["after_listing", "after_loading"])
 def test_answer_saved_first_makes_the_timer_skip_the_case(
         runtime: Runtime, make_runtime: Callable[[], Runtime], monkeypatch: pytest.MonkeyPatch,
-        frozen_clock: clock.FrozenClock, atendente: Actor, complaint: dict[str, str]) -> None:
+        frozen_clock: clock.FrozenClock, atendente: Actor, complaint: dict[str, str], worker_held: str) -> None:
+    """The worker found the case due, but the answer is saved first: the worker skips the case and
+    writes nothing — whether it had only listed the case (its claim then finds the deadline met) or
+    had already loaded the same version (its write then loses the version check)."""
+    if worker_held == "after_loading" and runtime.db.dialect.name == "postgresql":
+        pytest.skip("no PostgreSQL o trabalhador trava a linha do prazo (FOR UPDATE) antes de carregar o caso: "
+                    "a resposta não pode ser gravada enquanto ele segura o caso carregado")
     result = runtime.start_case(PROCESS, atendente, complaint)
     result = runtime.complete_task(result.case_id, only_task(result, "atendimento_preliminar").task_id, atendente,
                                    PRELIM_NAO_RESOLVIDA)
     result = runtime.complete_task(result.case_id, only_task(result, "emitir_cip").task_id, atendente, CIP)
     answer = only_task(result, "registrar_resposta")
-    frozen_clock.advance(dt.timedelta(days=10, seconds=1))
+    frozen_clock.set(CIP_DUE + dt.timedelta(seconds=1))
     worker, web = make_runtime(), make_runtime()
 
-    meeting = Rendezvous(monkeypatch, ("worker", "ana"), first="ana")
-    meeting.run({
-        "worker": worker.fire_due_timers,
-        "ana": lambda: web.complete_task(result.case_id, answer.task_id, atendente, RESPOSTA),
-    })
-    assert meeting.errors == {}
-    assert meeting.results["worker"] == 0  # the case changed under it: skipped, nothing written
-    assert meeting.results["ana"].version == load_case(runtime, result.case_id).version
+    def save_answer() -> CaseResult:
+        return web.complete_task(result.case_id, answer.task_id, atendente, RESPOSTA)
+
+    if worker_held == "after_loading":
+        meeting = Rendezvous(monkeypatch, ("worker", "ana"), first="ana")
+        meeting.run({"worker": worker.fire_due_timers, "ana": save_answer})
+        assert meeting.errors == {}
+        results = meeting.results
+    else:
+        real_fire_case = Runtime._fire_case_timers
+        saved: dict[str, CaseResult] = {}
+
+        def answer_first(rt: Runtime, case_id: int) -> bool:
+            if rt is worker and not saved:  # listed as due; the answer is saved before the worker acts
+                saved["ana"] = save_answer()
+            return real_fire_case(rt, case_id)
+
+        monkeypatch.setattr(Runtime, "_fire_case_timers", answer_first)
+        results = {"worker": worker.fire_due_timers()}
+        results["ana"] = saved["ana"]
+    assert results["worker"] == 0  # the case changed under it: skipped, nothing written
+    assert results["ana"].version == load_case(runtime, result.case_id).version
 
     assert "prazo_vencido" not in [e.action for e in audit(runtime, result.case_id)]
     assert len(completions(runtime, result.case_id, answer.task_id)) == 1
     assert load_case(runtime, result.case_id).data["resposta_fornecedor"] == RESPOSTA["resposta_fornecedor"]
-    with runtime.Session() as session:
-        [deadline] = session.scalars(select(Deadline).where(Deadline.case_id == result.case_id)).all()
-    assert deadline.outcome == "cumprido"
+    deadline = legal_deadline(runtime, result.case_id)
+    assert (deadline.outcome, deadline.fired_at) == ("cumprido", None)
+    assert [t.spec_name for t in open_rows(runtime, result.case_id)] == ["analisar_reclamacao"]
     # The next run finds nothing left to fire.
     assert worker.fire_due_timers() == 0
 
@@ -462,3 +512,10 @@ def test_stale_cached_workflow_never_overwrites_a_newer_version(
     case = load_case(runtime, result.case_id)
     assert case.outcome == "Encerrada: resolvida"
     assert case.data["resposta_fornecedor"] == RESPOSTA["resposta_fornecedor"]
+    # Neither stale cache duplicated or reopened a deadline: each one once, all closed as met.
+    assert sorted((d.kind, d.spec_name, d.outcome) for d in deadline_rows(runtime, result.case_id)) == [
+        ("interno", "analisar_reclamacao", "cumprido"),
+        ("interno", "atendimento_preliminar", "cumprido"),
+        ("interno", "emitir_cip", "cumprido"),
+        ("legal", "prazo_cip", "cumprido"),
+    ]

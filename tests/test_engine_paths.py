@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,8 @@ from sqlalchemy import func, select
 import engine.runtime as runtime_module
 from engine import clock
 from engine.actors import Actor
+from engine.calendar import ensure_default_unit
+from engine.calendar_models import DEFAULT_DEADLINES
 from engine.errors import ConflictError, InvalidSubmission, PermissionDenied, TaskNotOpen
 from engine.forms import UploadedFile
 from engine.models import Attachment, AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
@@ -40,6 +43,29 @@ CIP = {"cip_texto": "Solicitamos resposta em 10 dias sobre a geladeira entregue 
 RESPOSTA = {"resposta_fornecedor": "A loja alega mau uso do produto.", "data_resposta": "05/03/2026",
             "proposta_acordo": "", "consumidor_aceitou": "sem_proposta"}
 SCRIPT_ANSWER = "Fornecedor não respondeu à CIP no prazo."
+
+# -- deadlines: counted on the unit's calendar (São Paulo, SP), due at the END of the last day ----
+SP = ZoneInfo("America/Sao_Paulo")
+
+
+def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
+    """A moment in São Paulo (UTC-3, no daylight saving time since 2019), as the engine's UTC clock."""
+    return dt.datetime(year, month, day, hour, minute, tzinfo=SP).astimezone(dt.UTC)
+
+
+def end_of_day(day: dt.date) -> dt.datetime:
+    """When a deadline whose last day is ``day`` ends: 23:59:59.999999 in São Paulo, in UTC."""
+    return dt.datetime.combine(day, dt.time.max, tzinfo=SP).astimezone(dt.UTC)
+
+
+# The CIP sent at the frozen clock's start (Monday 2 March 2026): 10 calendar days, the day of the
+# notice excluded -> Thursday 12 March, a working day (no holiday in São Paulo in March 2026).
+CIP_DUE = end_of_day(dt.date(2026, 3, 12))
+assert CIP_DUE == dt.datetime(2026, 3, 13, 2, 59, 59, 999999, tzinfo=dt.UTC)
+# Atendimento preliminar registered then: 5 working days (3, 4, 5, 6 and 9 March) -> Monday 9 March.
+START_AT = local(2026, 3, 2, 10)  # tests/conftest.py's frozen clock: Monday 2 March 2026, 13:00 UTC
+PRELIM_DUE = end_of_day(dt.date(2026, 3, 9))
+assert PRELIM_DUE == dt.datetime(2026, 3, 10, 2, 59, 59, 999999, tzinfo=dt.UTC)
 
 
 def analise(desfecho: str) -> dict[str, str]:
@@ -118,8 +144,16 @@ def assert_closed(rt: Runtime, result: CaseResult, outcome: str, now: dt.datetim
     assert case.closed_at == now
     assert case.version == result.version
     assert open_rows(rt, result.case_id) == []
-    pending = [d for d in deadlines(rt, result.case_id) if d.fired_at is None and d.met_at is None]
-    assert pending == []
+    rows = deadlines(rt, result.case_id)
+    assert {d.kind for d in rows} <= {"legal", "interno"}
+    # No legal deadline left running: each one went off ("vencido") or was met in time ("cumprido").
+    legal = [d for d in rows if d.kind == "legal"]
+    assert [d.spec_name for d in legal if d.fired_at is None and d.met_at is None] == []
+    assert all(d.outcome in ("vencido", "cumprido") for d in legal)
+    # Every internal SLA closed with its task: met (maybe late), never "fired".
+    internal = [d for d in rows if d.kind == "interno"]
+    assert [d.spec_name for d in internal if d.met_at is None] == []
+    assert all(d.fired_at is None and d.outcome in ("cumprido", "cumprido_com_atraso") for d in internal)
     last = audit(rt, result.case_id)[-1]
     assert (last.action, last.description) == ("encerrado", outcome)
     return case
@@ -174,12 +208,16 @@ UNTIL_ANALYSIS = [
 def test_resolved_in_preliminary_contact(runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor,
                                          complaint: dict[str, str]) -> None:
     result = start(runtime, atendente, complaint)
-    frozen_clock.advance(dt.timedelta(hours=2))
+    done_at = frozen_clock.advance(dt.timedelta(hours=2))
     result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_RESOLVIDA)
 
     case = assert_closed(runtime, result, "Encerrada: resolvida no atendimento preliminar", frozen_clock())
     assert case.data["resultado_preliminar"] == "resolvida"
-    assert deadlines(runtime, result.case_id) == []  # no CIP, so no deadline was ever opened
+    rows = deadlines(runtime, result.case_id)
+    assert [d for d in rows if d.kind == "legal"] == []  # no CIP, so no legal deadline was ever opened
+    [sla] = rows  # only the preliminary contact's internal SLA, met the same morning
+    assert (sla.kind, sla.spec_name, sla.due_at) == ("interno", "atendimento_preliminar", PRELIM_DUE)
+    assert (sla.outcome, sla.met_at, sla.fired_at) == ("cumprido", done_at, None)
     assert trail(runtime, result.case_id) == [
         ("iniciado", None, "ana"),
         ("tarefa_concluida", "registrar_reclamacao", "ana"),
@@ -208,8 +246,13 @@ def test_cip_answered_then_analysis_decides(runtime: Runtime, frozen_clock: cloc
         ("tarefa_concluida", "analisar_reclamacao", "bia"),
         ("encerrado", None, "bia"),
     ]
-    [deadline] = deadlines(runtime, result.case_id)
-    assert deadline.outcome == "cumprido"
+    outcomes = sorted((d.kind, d.spec_name, d.outcome) for d in deadlines(runtime, result.case_id))
+    assert outcomes == [
+        ("interno", "analisar_reclamacao", "cumprido"),
+        ("interno", "atendimento_preliminar", "cumprido"),
+        ("interno", "emitir_cip", "cumprido"),
+        ("legal", "prazo_cip", "cumprido"),  # the supplier answered: the CIP deadline was met
+    ]
 
 
 def test_hearing_with_agreement(runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor,
@@ -265,8 +308,10 @@ def test_cip_unanswered_goes_to_analysis_with_the_scripts_answer(runtime: Runtim
     result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
     result = step(runtime, result, "emitir_cip", atendente, CIP)
     answer_task = only_task(result, "registrar_resposta")
+    assert answer_task.due_at == CIP_DUE
 
-    frozen_clock.advance(dt.timedelta(days=10, seconds=1))
+    fired_at = CIP_DUE + dt.timedelta(seconds=1)  # the last day is over (a timer fires strictly after)
+    frozen_clock.set(fired_at)
     assert runtime.fire_due_timers() == 1
 
     [analysis] = open_rows(runtime, result.case_id)
@@ -298,8 +343,13 @@ def test_cip_unanswered_goes_to_analysis_with_the_scripts_answer(runtime: Runtim
     ]
     automatic = [e for e in audit(runtime, result.case_id) if e.action == "etapas_automaticas"]
     assert automatic[0].details == {"etapas": ["Registrar ausência de resposta"]}
-    [deadline] = deadlines(runtime, result.case_id)
-    assert (deadline.outcome, deadline.met_at) == ("vencido", None)
+    rows = deadlines(runtime, result.case_id)
+    [deadline] = [d for d in rows if d.kind == "legal"]
+    assert (deadline.outcome, deadline.met_at, deadline.fired_at) == ("vencido", None, fired_at)
+    # The analysis's SLA started when the timer went off (00:00 of Friday 13 March in São Paulo):
+    # 15 working days, Good Friday (3 April) not counted -> Monday 6 April.
+    [analysis_sla] = [d for d in rows if d.kind == "interno" and d.spec_name == "analisar_reclamacao"]
+    assert (analysis_sla.starts_at, analysis_sla.due_at) == (fired_at, end_of_day(dt.date(2026, 4, 6)))
 
 
 # -- protocol, roles, deadlines ----------------------------------------------------------------
@@ -312,7 +362,9 @@ def test_protocol_numbers_are_sequential_per_case(runtime: Runtime, atendente: A
         "CAP-2026-000001", "CAP-2026-000002", "CAP-2026-000003"]
     assert len({first.case_id, second.case_id, third.case_id}) == 3
     assert load_case(runtime, second.case_id).protocol == "CAP-2026-000002"
-    # Another unit has its own sequence.
+    # Another unit has its own sequence (a unit must be registered: its calendar counts the deadlines).
+    with runtime.Session.begin() as session:
+        ensure_default_unit(session, code="STS", name="Procon Santos", state="SP", municipality="Santos")
     santos = Actor("sara", "Sara Santos", frozenset({"atendente"}), unit="STS")
     other = start(runtime, santos, complaint)
     assert other.protocol == "STS-2026-000001"
@@ -351,24 +403,34 @@ def test_open_tasks_carry_the_role_of_their_lane(runtime: Runtime, atendente: Ac
     assert all(r.assignee is None for r in open_rows(runtime, result.case_id))
 
 
-def test_answer_task_has_a_ten_day_deadline(runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor,
-                                            complaint: dict[str, str]) -> None:
+def test_answer_task_has_the_units_cip_deadline(runtime: Runtime, frozen_clock: clock.FrozenClock,
+                                                atendente: Actor, complaint: dict[str, str]) -> None:
     result = start(runtime, atendente, complaint)
     result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
-    assert only_task(result, "emitir_cip").due_at is None
-    sent_at = frozen_clock.advance(dt.timedelta(days=1, hours=3))
+    # Before the CIP is sent the task is due by its own SLA: 2 working days from Monday 2 March.
+    assert only_task(result, "emitir_cip").due_at == end_of_day(dt.date(2026, 3, 4))
+    sent_at = frozen_clock.advance(dt.timedelta(days=1, hours=3))  # Tuesday 3 March, 13:00 in São Paulo
+    assert sent_at == local(2026, 3, 3, 13)
     result = step(runtime, result, "emitir_cip", atendente, CIP)
 
+    # 10 calendar days, 3 March excluded: Friday 13 March, a working day, until the end of that day.
+    cip_due = end_of_day(dt.date(2026, 3, 13))
+    assert cip_due == dt.datetime(2026, 3, 14, 2, 59, 59, 999999, tzinfo=dt.UTC)
     answer = only_task(result, "registrar_resposta")
-    assert answer.due_at == sent_at + dt.timedelta(days=10)
+    assert answer.due_at == cip_due
     [row] = open_rows(runtime, result.case_id)
-    assert row.due_at == sent_at + dt.timedelta(days=10)
-    [deadline] = deadlines(runtime, result.case_id)
+    assert row.due_at == cip_due
+    [deadline] = [d for d in deadlines(runtime, result.case_id) if d.kind == "legal"]
     assert deadline.spec_name == "prazo_cip"
-    assert deadline.name == "Prazo da CIP (10 dias)"
+    assert deadline.name == "Prazo de resposta à CIP"
     assert deadline.attached_to == "registrar_resposta"
     assert deadline.starts_at == sent_at
-    assert deadline.due_at == sent_at + dt.timedelta(days=10)
+    assert deadline.due_at == cip_due
+    # The unit's configured CIP rule (the default: 10 calendar days) and where it comes from.
+    assert (deadline.kind, deadline.legal_kind, deadline.days, deadline.mode, deadline.unit) == (
+        "legal", "cip", 10, "corridos", "CAP")
+    assert deadline.legal_basis == DEFAULT_DEADLINES["cip"]["legal_basis"]
+    assert deadline.legal_basis.startswith("CDC (Lei 8.078/1990), art. 55")
     assert (deadline.fired_at, deadline.met_at, deadline.outcome) == (None, None, None)
 
 
@@ -377,11 +439,14 @@ def test_answer_before_the_deadline_meets_it(runtime: Runtime, frozen_clock: clo
     result = start(runtime, atendente, complaint)
     result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
     result = step(runtime, result, "emitir_cip", atendente, CIP)
-    answered_at = frozen_clock.advance(dt.timedelta(days=9, hours=23))
+    # On the last day (Thursday 12 March) at 23:59 in São Paulo: already the 13th in UTC, still in time.
+    answered_at = local(2026, 3, 12, 23, 59)
+    assert answered_at.date() == dt.date(2026, 3, 13) and answered_at < CIP_DUE
+    frozen_clock.set(answered_at)
     result = step(runtime, result, "registrar_resposta", atendente, RESPOSTA)
     only_task(result, "analisar_reclamacao")
 
-    [deadline] = deadlines(runtime, result.case_id)
+    [deadline] = [d for d in deadlines(runtime, result.case_id) if d.kind == "legal"]
     assert deadline.outcome == "cumprido"
     assert deadline.met_at == answered_at
     assert deadline.fired_at is None
@@ -390,10 +455,157 @@ def test_answer_before_the_deadline_meets_it(runtime: Runtime, frozen_clock: clo
     assert runtime.fire_due_timers() == 0
     case = load_case(runtime, result.case_id)
     assert case.version == result.version
-    [deadline] = deadlines(runtime, result.case_id)
+    rows = deadlines(runtime, result.case_id)
+    [deadline] = [d for d in rows if d.kind == "legal"]
     assert (deadline.outcome, deadline.fired_at) == ("cumprido", None)
     assert "prazo_vencido" not in [e.action for e in audit(runtime, result.case_id)]
     assert [t.spec_name for t in open_rows(runtime, result.case_id)] == ["analisar_reclamacao"]
+    # The analysis's SLA (15 working days from Thursday 12 March -> Thursday 2 April) is overdue by
+    # now, yet an internal deadline is never "fired": it stays open until the analyst finishes.
+    [analysis_sla] = [d for d in rows if d.kind == "interno" and d.spec_name == "analisar_reclamacao"]
+    assert analysis_sla.due_at == end_of_day(dt.date(2026, 4, 2)) < frozen_clock()
+    assert (analysis_sla.fired_at, analysis_sla.met_at, analysis_sla.outcome) == (None, None, None)
+
+
+def sla_of(rt: Runtime, case_id: int, spec_name: str) -> Deadline:
+    """The internal SLA row of the user task ``spec_name`` (exactly one)."""
+    [row] = [d for d in deadlines(rt, case_id) if d.kind == "interno" and d.spec_name == spec_name]
+    return row
+
+
+def test_user_tasks_internal_deadlines(runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor,
+                                       analista: Actor, conciliador: Actor, complaint: dict[str, str]) -> None:
+    """``camunda:dueDate`` in working days: one "interno" deadline per user task, from the moment it
+    opens, closed with it — "cumprido" in time, "cumprido_com_atraso" after the end of its last day."""
+    # Monday 2 March, 10:00: atendimento preliminar, 5 working days -> Monday 9 March.
+    result = start(runtime, atendente, complaint)
+    prelim = only_task(result, "atendimento_preliminar")
+    assert prelim.due_at == PRELIM_DUE
+    sla = sla_of(runtime, result.case_id, "atendimento_preliminar")
+    assert (sla.task_id, sla.name, sla.attached_to) == (
+        prelim.task_id, "Prazo interno: Atendimento preliminar", "atendimento_preliminar")
+    assert (sla.kind, sla.legal_kind, sla.days, sla.mode, sla.unit) == ("interno", "prazo", 5, "uteis", "CAP")
+    assert (sla.starts_at, sla.due_at) == (START_AT, PRELIM_DUE)
+    assert (sla.met_at, sla.fired_at, sla.outcome) == (None, None, None)
+    assert [d.spec_name for d in deadlines(runtime, result.case_id)] == ["atendimento_preliminar"]
+
+    # Done on Wednesday 4 March: in time. Emitir CIP opens then: 2 working days -> Friday 6 March.
+    prelim_done = local(2026, 3, 4, 15)
+    frozen_clock.set(prelim_done)
+    result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
+    sla = sla_of(runtime, result.case_id, "atendimento_preliminar")
+    assert (sla.outcome, sla.met_at, sla.fired_at) == ("cumprido", prelim_done, None)
+    cip_task = only_task(result, "emitir_cip")
+    cip_sla_due = end_of_day(dt.date(2026, 3, 6))
+    assert cip_task.due_at == cip_sla_due
+    sla = sla_of(runtime, result.case_id, "emitir_cip")
+    assert (sla.task_id, sla.name, sla.days, sla.mode) == (cip_task.task_id, "Prazo interno: Emitir CIP ao fornecedor",
+                                                           2, "uteis")
+    assert (sla.starts_at, sla.due_at, sla.outcome) == (prelim_done, cip_sla_due, None)
+
+    # Sent only on Monday 9 March: late (the SLA ended with Friday). The CIP's legal deadline starts:
+    # 10 calendar days -> Thursday 19 March; the answer task is due then (it has no SLA of its own).
+    cip_sent = local(2026, 3, 9, 9, 30)
+    frozen_clock.set(cip_sent)
+    result = step(runtime, result, "emitir_cip", atendente, CIP)
+    sla = sla_of(runtime, result.case_id, "emitir_cip")
+    assert (sla.outcome, sla.met_at, sla.fired_at) == ("cumprido_com_atraso", cip_sent, None)
+    answer = only_task(result, "registrar_resposta")
+    [legal] = [d for d in deadlines(runtime, result.case_id) if d.kind == "legal"]
+    assert (legal.spec_name, legal.legal_kind, legal.days, legal.mode) == ("prazo_cip", "cip", 10, "corridos")
+    assert legal.legal_basis == DEFAULT_DEADLINES["cip"]["legal_basis"]
+    assert legal.starts_at == cip_sent
+    assert answer.due_at == legal.due_at == end_of_day(dt.date(2026, 3, 19))
+    assert [d.spec_name for d in deadlines(runtime, result.case_id) if d.task_id == answer.task_id] == []
+
+    # Answered Wednesday 11 March; analysis, 15 working days -> Wednesday 1 April.
+    frozen_clock.set(local(2026, 3, 11, 11))
+    result = step(runtime, result, "registrar_resposta", atendente, RESPOSTA)
+    analysis = only_task(result, "analisar_reclamacao")
+    analysis_due = end_of_day(dt.date(2026, 4, 1))
+    assert analysis.due_at == analysis_due
+    assert sla_of(runtime, result.case_id, "analisar_reclamacao").due_at == analysis_due
+    [open_row] = open_rows(runtime, result.case_id)
+    assert open_row.due_at == analysis_due
+
+    # Decided on its last day, Wednesday 1 April at 18:00: in time. The hearing has no SLA.
+    decided = local(2026, 4, 1, 18)
+    frozen_clock.set(decided)
+    result = step(runtime, result, "analisar_reclamacao", analista, analise("audiencia"))
+    sla = sla_of(runtime, result.case_id, "analisar_reclamacao")
+    assert (sla.outcome, sla.met_at) == ("cumprido", decided)
+    assert only_task(result, "realizar_audiencia").due_at is None
+    assert "realizar_audiencia" not in [d.spec_name for d in deadlines(runtime, result.case_id)]
+
+    # Hearing on Thursday 2 April; classification, 10 working days with Good Friday (3 April) not
+    # counted: 6-10 and 13-17 April -> Friday 17 April.
+    frozen_clock.set(local(2026, 4, 2, 14))
+    result = step(runtime, result, "realizar_audiencia", conciliador, audiencia("nao"))
+    classify = only_task(result, "classificar_reclamacao")
+    classify_due = end_of_day(dt.date(2026, 4, 17))
+    assert classify.due_at == classify_due == dt.datetime(2026, 4, 18, 2, 59, 59, 999999, tzinfo=dt.UTC)
+    assert sla_of(runtime, result.case_id, "classificar_reclamacao").due_at == classify_due
+
+    # Classified at 23:59 of its last day: still in time.
+    classified = local(2026, 4, 17, 23, 59)
+    frozen_clock.set(classified)
+    result = step(runtime, result, "classificar_reclamacao", analista, classificacao("fundamentada_atendida"))
+    assert_closed(runtime, result, "Encerrada: fundamentada atendida", classified)
+    assert sorted((d.kind, d.spec_name, d.outcome) for d in deadlines(runtime, result.case_id)) == [
+        ("interno", "analisar_reclamacao", "cumprido"),
+        ("interno", "atendimento_preliminar", "cumprido"),
+        ("interno", "classificar_reclamacao", "cumprido"),
+        ("interno", "emitir_cip", "cumprido_com_atraso"),
+        ("legal", "prazo_cip", "cumprido"),
+    ]
+    assert sla_of(runtime, result.case_id, "classificar_reclamacao").met_at == classified
+
+
+def test_sla_done_a_microsecond_after_its_last_day_is_late(runtime: Runtime, frozen_clock: clock.FrozenClock,
+                                                            atendente: Actor, complaint: dict[str, str]) -> None:
+    result = start(runtime, atendente, complaint)
+    frozen_clock.set(PRELIM_DUE + dt.timedelta(microseconds=1))  # 00:00 of Tuesday 10 March in São Paulo
+    result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
+    sla = sla_of(runtime, result.case_id, "atendimento_preliminar")
+    assert (sla.outcome, sla.met_at) == ("cumprido_com_atraso", frozen_clock())
+    # The next task's SLA counts from now: 2 working days from Tuesday 10 March -> Thursday 12 March.
+    assert only_task(result, "emitir_cip").due_at == end_of_day(dt.date(2026, 3, 12))
+
+
+@pytest.mark.parametrize("sla_days", [1, 15])
+def test_a_task_with_a_legal_timer_and_an_sla_is_due_at_the_timer(
+        runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor, complaint: dict[str, str],
+        sla_days: int) -> None:
+    """An open task's due date is the legal timer attached to it, whether its own SLA ends before or after."""
+    original = BPMN.read_text(encoding="utf-8")
+    changed = original.replace(
+        'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="atendente"',
+        f'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="atendente" '
+        f'camunda:dueDate="prazo_uteis({sla_days})"')
+    assert changed != original
+    with runtime.Session.begin() as session:
+        runtime.definitions.deploy(session, changed.encode("utf-8"), "reclamacao.bpmn", "gil")
+
+    result = start(runtime, atendente, complaint)
+    result = step(runtime, result, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA)
+    result = step(runtime, result, "emitir_cip", atendente, CIP)
+    answer = only_task(result, "registrar_resposta")
+    sla = sla_of(runtime, result.case_id, "registrar_resposta")
+    # From Monday 2 March: 1 working day -> Tuesday 3; 15 working days -> Monday 23 March.
+    expected_sla = {1: dt.date(2026, 3, 3), 15: dt.date(2026, 3, 23)}[sla_days]
+    assert (sla.task_id, sla.due_at, sla.days) == (answer.task_id, end_of_day(expected_sla), sla_days)
+    assert answer.due_at == CIP_DUE
+    [row] = open_rows(runtime, result.case_id)
+    assert row.due_at == CIP_DUE
+
+    answered = local(2026, 3, 5, 10)  # in time for both
+    frozen_clock.set(answered)
+    step(runtime, result, "registrar_resposta", atendente, RESPOSTA)
+    rows = {(d.kind, d.spec_name): d for d in deadlines(runtime, result.case_id)}
+    assert (rows[("legal", "prazo_cip")].outcome, rows[("legal", "prazo_cip")].met_at) == ("cumprido", answered)
+    closed_sla = rows[("interno", "registrar_resposta")]
+    assert (closed_sla.outcome, closed_sla.met_at) == (
+        "cumprido" if sla_days == 15 else "cumprido_com_atraso", answered)
 
 
 # -- who may act ---------------------------------------------------------------------------------
@@ -605,15 +817,16 @@ def test_a_restarted_runtime_continues_the_case(runtime: Runtime, make_runtime: 
     assert restarted.cache.take(result.case_id, result.version) is None  # empty cache
 
     # The timer survives the restart: the new process fires it from the stored state.
-    frozen_clock.advance(dt.timedelta(days=10, minutes=1))
+    assert due == CIP_DUE
+    frozen_clock.set(CIP_DUE + dt.timedelta(minutes=1))
     assert restarted.fire_due_timers() == 1
     assert len(loads) == 1
     after_timer = load_case(restarted, result.case_id).version
     assert after_timer > result.version
     [analysis] = open_rows(restarted, result.case_id)
     assert analysis.spec_name == "analisar_reclamacao"
-    assert [d.outcome for d in deadlines(restarted, result.case_id)] == ["vencido"]
-    assert due is not None and deadlines(restarted, result.case_id)[0].due_at == due
+    legal = [d for d in deadlines(restarted, result.case_id) if d.kind == "legal"]
+    assert [(d.outcome, d.due_at) for d in legal] == [("vencido", due)]
 
     # Yet another fresh runtime finishes the case.
     third = make_runtime()

@@ -206,11 +206,19 @@ def test_script_error_on_a_later_line_names_that_line(forms: FormRegistry) -> No
 
 
 def test_timer_expression_with_a_syntax_error(forms: FormRegistry) -> None:
-    broken = edit('"P10D"</bpmn:timeDuration>', '"P10D</bpmn:timeDuration>')
+    broken = edit("prazo('cip')</bpmn:timeDate>", "prazo('cip'</bpmn:timeDate>")
     problem = single(broken, forms)
     assert problem.element_id == "prazo_cip"
     assert "temporizador" in problem.message
     assert problem.line == line_of(broken, '<bpmn:boundaryEvent id="prazo_cip"')
+
+
+def test_due_date_expression_with_a_syntax_error(forms: FormRegistry) -> None:
+    broken = edit('camunda:dueDate="prazo_uteis(15)"', 'camunda:dueDate="prazo_uteis(15"')
+    problem = single(broken, forms)
+    assert problem.element_id == "analisar_reclamacao"
+    assert "camunda:dueDate" in problem.message
+    assert problem.line == line_of(broken, '<bpmn:userTask id="analisar_reclamacao"')
 
 
 def test_several_problems_are_all_reported(forms: FormRegistry) -> None:
@@ -232,7 +240,7 @@ def test_sequence_flow_to_a_missing_element(forms: FormRegistry) -> None:
 
 
 def test_timer_without_a_time_definition(forms: FormRegistry) -> None:
-    broken = edit('<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"P10D"</bpmn:timeDuration>', "")
+    broken = edit('<bpmn:timeDate xsi:type="bpmn:tFormalExpression">prazo(\'cip\')</bpmn:timeDate>', "")
     problem = single(broken, forms)
     assert problem.element_id == "prazo_cip"
     assert problem.message.startswith("Diagrama inválido")

@@ -53,6 +53,13 @@ def complete(client: FlaskClient, case_id: int, task_id: str, data: dict[str, st
     return post_form(client, f"/casos/{case_id}/tarefas/{task_id}", data)
 
 
+def row_with(html: str, text: str) -> str:
+    """The single table row (``<tr>...</tr>``) of ``html`` that contains ``text``."""
+    rows = [row for row in re.findall(r"<tr[ >].*?</tr>", html, flags=re.S) if text in row]
+    assert len(rows) == 1, (text, rows)
+    return rows[0]
+
+
 def queue_task(client: FlaskClient, title: str) -> tuple[int, str]:
     html = client.get("/tarefas").get_data(as_text=True)
     assert title in html, html
@@ -95,12 +102,24 @@ def test_attendant_takes_a_complaint_from_intake_to_closing(app: Flask, runtime:
         assert session.scalar(select(func.count(OpenTask.id)).where(OpenTask.case_id == case_id)) == 0
         attachment = session.scalars(select(Attachment).where(Attachment.case_id == case_id)).one()
 
-    # The case page shows the data, the timeline, the deadline met and the diagram.
+    # The case page shows the data, the timeline, the deadlines met and the diagram.
     html = ana.get(f"/casos/{case_id}").get_data(as_text=True)
     for text in ("Encerrada: fundamentada atendida", "João da Silva", "Loja Exemplo Ltda", "R$ 1.299,90",
-                 "Tarefa concluída: Analisar reclamação", "Prazo da CIP (10 dias)", "cumprido",
-                 "bpmn-navigated-viewer.production.min.js", "nota.pdf"):
+                 "Tarefa concluída: Analisar reclamação", "bpmn-navigated-viewer.production.min.js", "nota.pdf"):
         assert text in html, text
+    # The CIP's legal deadline (the unit's rule, with its legal basis) and each task's internal SLA,
+    # all met on Monday 2 March; the CIP was due on Thursday 12 March, the preliminary contact on Monday 9.
+    deadlines = html.split("<h2>Prazos</h2>")[1].split("</table>")[0]
+    cip = row_with(deadlines, "Prazo de resposta à CIP")
+    for text in ("prazo legal", "10 dias corridos", "CDC (Lei 8.078/1990), art. 55", "12/03/2026",
+                 "cumprido em 02/03/2026"):
+        assert text in cip, text
+    prelim = row_with(deadlines, "Prazo interno: Atendimento preliminar")
+    for text in ("prazo interno", "5 dias úteis", "09/03/2026", "cumprido em 02/03/2026"):
+        assert text in prelim, text
+    for name in ("Prazo interno: Emitir CIP ao fornecedor", "Prazo interno: Analisar reclamação"):
+        assert "cumprido em 02/03/2026" in row_with(deadlines, name), name
+    assert "com atraso" not in deadlines and "vencido" not in deadlines
     assert 'data-done="' in html and "analisar_reclamacao" in html
     download = ana.get(f"/anexos/{attachment.id}")
     assert download.status_code == 200 and download.data == b"%PDF-1.4 nota"
@@ -193,6 +212,9 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
                                                        complaint: dict[str, str]) -> None:
     import datetime as dt
 
+    from engine.actors import Actor
+
+    # Monday 2 March 2026, 10:00 in São Paulo.
     ana = client_for(app, "ana")
     case_id, task_id = register(ana, complaint)
     for data in ({"resultado_preliminar": "nao_resolvida", "contato_descricao": "sem acordo"},
@@ -202,10 +224,31 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
     other_case, other_task = register(ana, dict(complaint, consumidor_nome="Outra Pessoa"))
     ana.post(f"/casos/{other_case}/tarefas/{other_task}/liberar",
              data={"csrf_token": csrf_token(ana.get("/tarefas").get_data(as_text=True))})
+    # A case opened without its form: its first task has no deadline at all.
+    runtime.start_case("reclamacao", Actor("ana", "Ana Atendente", frozenset({"atendente"})), None)
+
     html = ana.get("/tarefas").get_data(as_text=True)
     queue = html.split("Fila do grupo")[1]
-    assert queue.index("Registrar resposta do fornecedor") < queue.index("Atendimento preliminar")
-    assert "12/03/2026" in queue and "10 dias restantes" in queue and "sem prazo" in queue
+    # Earliest first: the preliminary contact's SLA (5 working days: Monday 9 March), then the CIP
+    # answer (10 calendar days: Thursday 12 March), then the task without a deadline.
+    assert (queue.index("Atendimento preliminar") < queue.index("Registrar resposta do fornecedor")
+            < queue.index("Registrar reclamação"))
+    assert "09/03/2026 · 7 dias restantes" in row_with(queue, "Atendimento preliminar")
+    assert "12/03/2026 · 10 dias restantes" in row_with(queue, "Registrar resposta do fornecedor")
+    assert "sem prazo" in row_with(queue, "Registrar reclamação")
+    assert "prazo-vencido" not in html and "linha-vencida" not in html
+
+    # Thursday 12 March, 11:00 in São Paulo: the SLA is 3 days overdue; the CIP ends only tonight.
     frozen_clock.advance(dt.timedelta(days=10, hours=1))
-    html = ana.get("/tarefas").get_data(as_text=True)
-    assert "prazo-vencido" in html and "linha-vencida" in html
+    queue = ana.get("/tarefas").get_data(as_text=True).split("Fila do grupo")[1]
+    prelim = row_with(queue, "Atendimento preliminar")
+    assert "linha-vencida" in prelim and "prazo-vencido" in prelim and "vencido há 3 dias" in prelim
+    answer = row_with(queue, "Registrar resposta do fornecedor")
+    assert "vence hoje" in answer and "linha-vencida" not in answer and "prazo-vencido" not in answer
+
+    # Right after the end of that day (00:00 on Friday 13 March in São Paulo) it is overdue too.
+    frozen_clock.set(dt.datetime(2026, 3, 13, 3, 0, 0, tzinfo=dt.UTC))
+    queue = ana.get("/tarefas").get_data(as_text=True).split("Fila do grupo")[1]
+    answer = row_with(queue, "Registrar resposta do fornecedor")
+    assert "linha-vencida" in answer and "prazo-vencido" in answer and "vencido há 1 dia" in answer
+    assert "linha-vencida" not in row_with(queue, "Registrar reclamação")
