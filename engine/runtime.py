@@ -27,7 +27,7 @@ from SpiffWorkflow.exceptions import WorkflowException
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine import clock
 from engine.actors import SYSTEM, Actor
@@ -90,6 +90,7 @@ _UPDATE_CASE_STATE = (
     .values(state=bindparam("state"), version=bindparam("version"), updated_at=bindparam("updated_at"))
 )
 _DELETE_OPEN_TASKS = delete(OPEN_TASKS).where(OPEN_TASKS.c.task_id.in_(bindparam("task_ids", expanding=True)))
+_CLAIM_CASE = select(CASES.c.version).where(CASES.c.id == bindparam("case_id")).with_for_update(skip_locked=True)
 _CLAIM_DUE_TIMERS = (select(DEADLINES.c.id)
                      .where(DEADLINES.c.case_id == bindparam("case_id"), DEADLINES.c.kind == "legal",
                             DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None),
@@ -107,6 +108,9 @@ _JOB = select(JOBS).where(JOBS.c.id == bindparam("job_id"))
 _CLOSE_JOBS = (update(JOBS).where(JOBS.c.task_id.in_(bindparam("task_ids", expanding=True)),
                                   JOBS.c.status.in_(("pendente", "incidente")))
                .values(status="concluido", completed_at=bindparam("now"), locked_by=None, locked_until=None))
+_LAST_FIRED = (select(AUDIT.c.at, AUDIT.c.description)
+               .where(AUDIT.c.case_id == bindparam("case_id"), AUDIT.c.action == "prazo_vencido")
+               .order_by(AUDIT.c.id.desc()).limit(1))
 _LAST_COMPLETION = (select(AUDIT.c.at, AUDIT.c.actor, AUDIT.c.details)
                     .where(AUDIT.c.case_id == bindparam("case_id"), AUDIT.c.task_id == bindparam("task_id"),
                            AUDIT.c.action.in_(("tarefa_concluida", "prazo_vencido")))
@@ -230,6 +234,7 @@ class Runtime:
         ``actor`` in the same transaction, so an abandoned or invalid form leaves no case behind.
         """
         case_unit = unit or actor.unit or self.config.unit
+        self.calendars.for_unit(case_unit)  # an unknown unit is refused here, before anything is written
         with self.db.connect() as conn, deadline_context(self.calendars, case_unit):
             definition = self.definitions.latest_ref(conn, process_id)
             loaded_spec = self.definitions.spec_by_id(conn, definition.id)
@@ -471,12 +476,15 @@ class Runtime:
         a double firing impossible even without the lock (SQLite).
         """
         with self.db.connect() as conn:
+            # Lock order: the case row first, then its deadline rows — the order a person's command
+            # writes them in — so a timer and a person acting at once never deadlock.
+            version = conn.scalar(_CLAIM_CASE, {"case_id": case_id})
+            if version is None:
+                conn.rollback()
+                return False  # a person's command holds the case now: the next round retries
             if not conn.execute(_CLAIM_DUE_TIMERS, {"case_id": case_id, "now": clock.now()}).first():
                 conn.rollback()
                 return False  # fired already, or another worker holds it
-            version = conn.scalar(_CASE_VERSION, {"case_id": case_id})
-            if version is None:
-                raise NotFound(f"Caso {case_id} não encontrado.")
             loaded = self._checkout(conn, case_id, version)
             with deadline_context(self.calendars, loaded.unit):
                 loaded.workflow.refresh_timers()
@@ -498,6 +506,11 @@ class Runtime:
     def _already_done_message(conn: Connection, case_id: int, task_id: str, title: str | None) -> str:
         event = conn.execute(_LAST_COMPLETION, {"case_id": case_id, "task_id": task_id}).first()
         if event is None:
+            fired = conn.execute(_LAST_FIRED, {"case_id": case_id}).first()
+            if fired is not None:
+                when = fired.at.astimezone(AGENCY_TZ).strftime("%d/%m/%Y %H:%M")
+                return (f"Esta tarefa não está mais aberta: {fired.description.removeprefix('Prazo vencido: ')} "
+                        f"venceu e o caso seguiu adiante em {when}. Nada do que você enviou foi gravado.")
             return "Esta tarefa não está mais aberta."
         when = event.at.astimezone(AGENCY_TZ).strftime("%d/%m/%Y %H:%M")
         who = (event.details or {}).get("actor_name") or event.actor
@@ -622,6 +635,12 @@ class Runtime:
         except (_StaleCase, IntegrityError):
             conn.rollback()
             raise ConflictError(self._conflict_message(conn, loaded, changes)) from None
+        except OperationalError as error:
+            conn.rollback()
+            if "deadlock" not in str(error).lower():
+                raise
+            raise ConflictError("Outra operação alterou este caso ao mesmo tempo. Nada foi gravado; "
+                                "tente de novo.") from None
         except BaseException:
             conn.rollback()
             raise
@@ -668,6 +687,8 @@ class Runtime:
             went_off = timer.kind == "legal" and task is not None and task.state == TaskState.COMPLETED
             if went_off:
                 outcome_text = "vencido"
+            elif timer.kind == "interno" and (task is None or task.state != TaskState.COMPLETED):
+                outcome_text = "cancelado"  # the task was cancelled (e.g. by a timer), not done
             elif timer.kind == "interno" and now > timer.due_at:
                 outcome_text = "cumprido_com_atraso"
             else:
