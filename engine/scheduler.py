@@ -227,10 +227,9 @@ class DeadlineWorker:
                 done += self._run_job(job_id)
 
     def _run_job(self, job_id: int) -> int:
+        from tasks import registry
         from tasks.context import TaskContext, TaskSettings
         from tasks.errors import PermanentError, RetryableError
-
-        from tasks import registry
 
         registry.load_handlers()
         with self.runtime.db.connect() as conn:
@@ -243,7 +242,8 @@ class DeadlineWorker:
             return 0
         settings = self.config.task_settings or TaskSettings.from_env()
         context = TaskContext(settings=settings, case_id=job.case_id, protocol=job.protocol, unit=job.unit or "",
-                              now=clock.now(), save_document=lambda draft: self._save_document(job.case_id, draft))
+                              now=clock.now(), save_document=lambda draft: self._save_document(job.case_id, draft),
+                              load_document=self._load_document, job_id=job.id)
         try:
             result = handler(dict(job.payload or {}), context) or {}
         except RetryableError as error:
@@ -274,6 +274,17 @@ class DeadlineWorker:
             ).returning(DOCUMENTS.c.id)).scalar_one()
         return {"documento_id": document_id, "codigo": draft.verification_code, "sha256": draft.sha256,
                 "titulo": draft.title}
+
+    def _load_document(self, reference: dict[str, Any]) -> tuple[str, bytes]:
+        """A stored document's file name and PDF bytes (for e-mail attachments)."""
+        with self.runtime.db.connect() as conn:
+            row = conn.execute(select(DOCUMENTS.c.kind, DOCUMENTS.c.id, DOCUMENTS.c.pdf)
+                               .where(DOCUMENTS.c.id == int(reference["documento_id"]))).first()
+        if row is None:
+            from tasks.errors import PermanentError
+
+            raise PermanentError(f"Documento {reference.get('documento_id')} não encontrado para anexar.")
+        return f"{row.kind}-{row.id}.pdf", row.pdf
 
     def _fail(self, job: Any, message: str, retryable: bool) -> None:
         """Schedule a retry with backoff, or record an incident when retries ran out."""

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+if TYPE_CHECKING:
+    from tasks.context import TaskContext
+
+#: ``handler(payload, context)``: payload is the case data, the returned dict is merged into it.
+Handler = Callable[[dict[str, Any], "TaskContext"], dict[str, Any] | None]
 
 _HANDLERS: dict[str, Handler] = {}
 
@@ -42,3 +46,4 @@ def load_handlers() -> None:
 
         importlib.import_module("tasks.handlers")
         _loaded = True
+
