@@ -21,6 +21,7 @@ import datetime as dt
 import functools
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -28,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -37,6 +38,7 @@ from engine.calendar_models import (
     DEFAULT_DEADLINES,
     ENTRY_KINDS,
     CalendarEntry,
+    CalendarRevision,
     DeadlineSetting,
     Unit,
 )
@@ -432,6 +434,8 @@ class UnknownDeadlineKind(_LookupMessage):
 def ensure_default_unit(session: Session, code: str = "CAP", name: str = "Procon Capital", state: str = "SP",
                         municipality: str = "São Paulo") -> Unit:
     """The unit ``code``, created with these values when it does not exist yet (an existing one is kept)."""
+    if session.get(CalendarRevision, 1) is None:
+        session.add(CalendarRevision(id=1, revision=0))
     unit = session.get(Unit, code)
     if unit is None:
         uf = _validate_state(state)
@@ -453,17 +457,37 @@ class CalendarService:
 
     ensure_default_unit = staticmethod(ensure_default_unit)
 
+    #: how often (seconds) a process asks the database whether another process changed the calendar
+    REVISION_CHECK_INTERVAL = 1.0
+
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
         self._lock = threading.Lock()
         self._generation = 0
+        self._revision: int | None = None
+        self._revision_checked = float("-inf")
         self._calendars: dict[str, WorkingCalendar] = {}
         #: unit -> kind -> [(effective_from, id, rule)] sorted by (effective_from, id).
         self._settings: dict[str, dict[str, list[tuple[dt.datetime, int, DeadlineRule]]]] = {}
 
     # ---- reading
 
+    def _check_revision(self) -> None:
+        """Drop every cache when another process changed the calendar (checked at most once a second)."""
+        moment = time.monotonic()
+        if moment - self._revision_checked < self.REVISION_CHECK_INTERVAL:
+            return
+        with self._session_factory() as session:
+            revision = session.scalar(select(CalendarRevision.revision).where(CalendarRevision.id == 1)) or 0
+        with self._lock:
+            self._revision_checked = moment
+            changed = self._revision is not None and revision != self._revision
+            self._revision = revision
+        if changed:
+            self.invalidate()
+
     def for_unit(self, unit_code: str) -> WorkingCalendar:
+        self._check_revision()
         with self._lock:
             cached = self._calendars.get(unit_code)
             generation = self._generation
@@ -486,6 +510,7 @@ class CalendarService:
         return calendar
 
     def _settings_of(self, unit_code: str) -> dict[str, list[tuple[dt.datetime, int, DeadlineRule]]]:
+        self._check_revision()
         with self._lock:
             cached = self._settings.get(unit_code)
             generation = self._generation
@@ -540,6 +565,11 @@ class CalendarService:
                 self._settings.pop(unit_code, None)
 
     def _invalidate_with(self, session: Session, unit_code: str | None) -> None:
+        bumped = session.execute(update(CalendarRevision).where(CalendarRevision.id == 1)
+                                 .values(revision=CalendarRevision.revision + 1)).rowcount
+        if not bumped:
+            session.add(CalendarRevision(id=1, revision=1))
+            session.flush()
         self.invalidate(unit_code)
         event.listen(session, "after_commit", lambda _session: self.invalidate(unit_code), once=True)
 

@@ -125,3 +125,16 @@ class CalendarEntry(Base):
     active: Mapped[bool] = mapped_column(default=True)
     deactivated_by: Mapped[str | None] = mapped_column(String(80), default=None)
     deactivated_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class CalendarRevision(Base):
+    """A counter bumped by every calendar or deadline-setting change, in the same transaction.
+
+    Each process caches calendars; comparing this one number (at most once a second) tells a
+    worker or another web process that an admin changed something elsewhere.
+    """
+
+    __tablename__ = "calendar_revision"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    revision: Mapped[int] = mapped_column(Integer, default=0)

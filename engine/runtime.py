@@ -97,7 +97,7 @@ _CLAIM_DUE_TIMERS = (select(DEADLINES.c.id)
                             DEADLINES.c.due_at < bindparam("now"))
                      .with_for_update(skip_locked=True))
 _MOVE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
-                  .values(due_at=bindparam("due_at")))
+                  .values(due_at=bindparam("due_at"), warned_at=None, escalated_at=None))  # warn again
 _MOVE_OPEN_TASK = (update(OPEN_TASKS).where(OPEN_TASKS.c.task_id == bindparam("b_task_id"))
                    .values(due_at=bindparam("due_at")))
 _CLOSE_DEADLINE = (update(DEADLINES).where(DEADLINES.c.task_id == bindparam("b_task_id"))
@@ -594,6 +594,12 @@ class Runtime:
 
         try:
             workflow.do_engine_steps(did_complete_task=record)
+            for _round in range(10):
+                # do_engine_steps ends by refreshing timers: one already due is now READY but not
+                # yet run (e.g. a deadline recounted into the past). Run it now, in this commit.
+                if not any(t.state == TaskState.READY and not t.task_spec.manual for t in workflow.tasks.values()):
+                    break
+                workflow.do_engine_steps(did_complete_task=record)
             now = clock.now()
             scanned = scan(workflow)
             self._evaluate_slas(scanned)

@@ -224,10 +224,6 @@ def test_deactivating_the_suspension_moves_the_deadline_back_and_audits_it(
     assert len(recalculations(runtime, sent.case_id)) == 2
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: a recount that moves a legal deadline into the past closes it as 'cumprido' (do_engine_steps' final "
-    "refresh_timers leaves the expired timer READY; _write_deadlines treats 'not WAITING, not COMPLETED' as met), "
-    "so the timer never fires"))
 def test_deactivating_the_suspension_after_the_original_due_date_fires_the_timer(
         runtime: Runtime, frozen_clock: clock.FrozenClock, admin: FlaskClient, atendente: Actor,
         complaint: dict[str, str]) -> None:

@@ -343,15 +343,14 @@ def test_catch_up_after_downtime_fires_every_overdue_timer_in_batches(
     assert {c.case_id: version_of(runtime, c.case_id) for c in cases} == versions
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "bug: CalendarService caches each unit's calendar per process with no cross-process invalidation, so a "
-    "worker process counts new deadlines on the calendar it first read, ignoring closures added in the web app"))
 def test_worker_process_counts_new_deadlines_on_the_calendar_changed_by_the_web_process(
         database_url: str, runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor,
         complaint: dict[str, str]) -> None:
     sent = send_cip(runtime, atendente, complaint)
     worker_process = Runtime(EngineConfig(database_url=database_url))
     try:
+        # Another process learns of a calendar change within REVISION_CHECK_INTERVAL (1 s); no wait here.
+        worker_process.calendars.REVISION_CHECK_INTERVAL = 0
         worker = DeadlineWorker(worker_process, holder="worker-calendario")
         assert ran(worker.run_once()) == (0, 0, 0)
         worker_process.calendars.for_unit("CAP")  # the worker has read the unit's calendar once
@@ -573,3 +572,27 @@ def test_apscheduler_fires_due_timers_and_keeps_one_copy_of_each_job(
     finally:
         drop_job_table(restarted)
         restarted.db.dispose()
+
+
+def test_a_warned_deadline_moved_later_is_warned_again_with_its_new_date(
+        runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor, complaint: dict[str, str]) -> None:
+    sent = send_cip(runtime, atendente, complaint)  # CIP due Thursday 12 March
+    worker = DeadlineWorker(runtime, holder="avisos")
+    frozen_clock.set(sp(10))
+    assert worker.send_warnings() == 1
+    with runtime.Session.begin() as session:  # a strike suspends CIP deadlines 11-13 March
+        runtime.calendars.add_entry(session, unit="CAP", starts_on=dt.date(2026, 3, 11), ends_on=dt.date(2026, 3, 13),
+                                    kind="suspensao", description="Greve", actor="admin", suspends=["cip"])
+    assert runtime.recalculate_deadlines("CAP", "Greve", Actor("admin", roles=frozenset({"admin"}))) == 1
+    with runtime.Session() as session:
+        deadline = session.scalars(select(Deadline).where(Deadline.case_id == sent.case_id,
+                                                          Deadline.kind == "legal")).one()
+    assert deadline.due_at.astimezone(SP).date() == dt.date(2026, 3, 16) and deadline.warned_at is None
+    frozen_clock.set(sp(11))  # more than 2 business days before Monday 16: not yet
+    assert worker.send_warnings() == 0
+    frozen_clock.set(sp(13))
+    assert worker.send_warnings() == 1
+    assert worker.send_warnings() == 0
+    with runtime.Session() as session:
+        messages = [n.message for n in session.scalars(select(Notification).order_by(Notification.id))]
+    assert [m[-11:] for m in messages] == ["12/03/2026.", "16/03/2026."]
