@@ -693,11 +693,14 @@ class Runtime:
                 if timers[task_id].due_at != timer.due_at:
                     conn.execute(_MOVE_DEADLINE, {"b_task_id": task_id, "due_at": timers[task_id].due_at})
                 continue
-            task = loaded.workflow.tasks.get(UUID(task_id))
-            went_off = timer.kind == "legal" and task is not None and task.state == TaskState.COMPLETED
+            task = _find_task(loaded.workflow, UUID(task_id))
+            if task is not None:
+                went_off = timer.kind == "legal" and task.state == TaskState.COMPLETED
+            else:  # its call activity finished and was removed: a timer past due went off
+                went_off = timer.kind == "legal" and now > timer.due_at
             if went_off:
                 outcome_text = "vencido"
-            elif timer.kind == "interno" and (task is None or task.state != TaskState.COMPLETED):
+            elif timer.kind == "interno" and task is not None and task.state != TaskState.COMPLETED:
                 outcome_text = "cancelado"  # the task was cancelled (e.g. by a timer), not done
             elif timer.kind == "interno" and now > timer.due_at:
                 outcome_text = "cumprido_com_atraso"
@@ -756,6 +759,15 @@ class Runtime:
             {"case_id": case_id, "at": at, "actor": (c.actor or actor).username, "action": c.action,
              "task_spec": c.task_spec, "task_id": c.task_id, "description": c.description[:500],
              "details": c.details} for c in changes])
+
+
+def _find_task(workflow: BpmnWorkflow, task_id: UUID) -> Task | None:
+    """A task of the workflow or of any running call activity / subprocess."""
+    for candidate in (workflow, *workflow.subprocesses.values()):
+        task = candidate.tasks.get(task_id)
+        if task is not None:
+            return task
+    return None
 
 
 class _StaleCase(Exception):

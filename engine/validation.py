@@ -104,6 +104,8 @@ def parse_file(content: bytes, filename: str, library: Mapping[str, bytes] | Non
                                       f"A atividade de chamada inicia o processo '{called}', que não existe.")]
             called_tree = parse_xml(source)
             parser.add_bpmn_xml(called_tree, filename=f"{called}.bpmn")
+            added |= set(_executable_process_ids(called_tree))  # a file may hold several processes
+            pending -= added
             pending |= called_elements(called_tree) - added
         for process_id in process_ids:
             parser.get_spec(process_id)

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from engine.models import Case, Deadline, Notification, OpenTask, ProcessDefinition, User
 from engine.runtime import EngineConfig, Runtime
+from engine.validation import library_of
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = ROOT / "workflows" / "reclamacao.bpmn"
@@ -60,13 +61,15 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
     assert first.returncode == 0, first.stderr
     assert "reclamacao: versão 1" in first.stdout
     again = procon("init-db", "--database-url", url)
-    assert "reclamacao: versão 1" in again.stdout
+    assert "reclamacao: versão 1" in again.stdout and "versão 2" not in again.stdout
     demo = procon("demo", "--no-serve", "--database-url", url)
     assert demo.returncode == 0, demo.stderr
     assert "6 casos de exemplo criados" in demo.stdout and "atendente" in demo.stdout
     runtime = Runtime(EngineConfig(database_url=url))
     with runtime.Session() as session:
-        assert session.scalar(select(func.count(ProcessDefinition.id))) == 1
+        versions = {d.process_id: d.version for d in session.scalars(select(ProcessDefinition))}
+        assert versions.keys() == library_of(ROOT / "workflows").keys()  # every procedure, deployed once
+        assert set(versions.values()) == {1}
         assert session.scalar(select(func.count(User.id))) >= 8
         statuses = sorted(session.scalars(select(Case.status)))
         assert statuses.count("encerrado") == 1 and statuses.count("aberto") == 5

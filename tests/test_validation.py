@@ -288,7 +288,7 @@ def test_deploy_refuses_a_broken_file_and_writes_nothing(runtime: Runtime) -> No
                     session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.id))]
 
     before = definitions()
-    assert [(p, v) for p, v, _ in before] == [("reclamacao", 1)]
+    assert [(p, v) for p, v, _ in before if p == "reclamacao"] == [("reclamacao", 1)]
     broken = edit('camunda:formKey="emitir_cip"', 'camunda:formKey="emitir_cip_v2"')
     broken = edit("cip_respondida = False", "cip_respondida = = False", broken)
 
@@ -302,7 +302,7 @@ def test_deploy_refuses_a_broken_file_and_writes_nothing(runtime: Runtime) -> No
         runtime.definitions.deploy(session, b"<bpmn:definitions", FILENAME, "gil")
     assert definitions() == before
     with runtime.Session() as session:
-        assert session.scalar(select(func.count()).select_from(ProcessDefinition)) == 1
+        assert session.scalar(select(func.count()).select_from(ProcessDefinition)) == len(before)
 
 
 def test_deploy_directory_is_all_or_nothing(runtime: Runtime, tmp_path: Path) -> None:
@@ -315,4 +315,4 @@ def test_deploy_directory_is_all_or_nothing(runtime: Runtime, tmp_path: Path) ->
     assert [p.element_id for p in raised.value.problems] == ["Lane_conciliador"]
     assert raised.value.problems[0].file.endswith("zz_quebrado.bpmn")
     with runtime.Session() as session:
-        assert [d.version for d in session.scalars(select(ProcessDefinition))] == [1]
+        assert {d.version for d in session.scalars(select(ProcessDefinition))} == {1}  # nothing new deployed
