@@ -9,6 +9,9 @@ calendar (:mod:`engine.calendar`) from the engine's clock:
   last day that is not a working day moves to the next one);
 - ``prazo_uteis(10)`` — 10 working days.
 
+Each takes an optional ``a_partir_de`` (an ISO date or date-time): the day of the notice the count
+starts from, when it is not today (e.g. the date the recipient read an electronic notice).
+
 Each returns the due moment as an ISO 8601 string (the end of the last day in the unit's time
 zone), which is what a BPMN ``timeDate`` needs. It also records how it was counted on the task
 being evaluated (``internal_data['prazo']``), so the deadline projection can show the legal basis
@@ -21,6 +24,7 @@ get this small, explicit set of names rather than the engine's internals.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -58,13 +62,31 @@ class DeadlineHelperError(Exception):
     """A deadline helper used where no case is being run, or with a bad argument."""
 
 
-def count_deadline(rule: DeadlineRule) -> str:
-    """Count ``rule`` from now on the current case's unit calendar and record it on the task."""
+def _start(a_partir_de: Any, calendar: Any) -> dt.datetime:
+    """When the count starts: now, or the day given (the day of the notice, itself excluded)."""
+    if a_partir_de is None or a_partir_de == "":
+        return clock.now()
+    if isinstance(a_partir_de, dt.datetime):
+        moment = a_partir_de
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(a_partir_de))
+        except ValueError as error:
+            raise DeadlineHelperError(f"data de início do prazo inválida: {a_partir_de!r}") from error
+    if moment.tzinfo is None:  # a calendar date: noon of that day in the unit's time zone
+        moment = dt.datetime.combine(moment.date(), dt.time(12), calendar.tz)
+    return moment.astimezone(dt.UTC)
+
+
+def count_deadline(rule: DeadlineRule, a_partir_de: Any = None) -> str:
+    """Count ``rule`` on the current case's unit calendar from now (or from ``a_partir_de``, the
+    day of the notice) and record how it was counted on the task being evaluated."""
     context = _CONTEXT.get()
     if context is None:
         raise DeadlineHelperError("prazo só pode ser calculado durante a execução de um caso")
-    start = clock.now()
-    due = context.calendars.for_unit(context.unit).due_at(start, rule)
+    calendar = context.calendars.for_unit(context.unit)
+    start = _start(a_partir_de, calendar)
+    due = calendar.due_at(start, rule)
     task = _CURRENT_TASK.get()
     if task is not None:
         task._set_internal_data(prazo={
@@ -74,11 +96,13 @@ def count_deadline(rule: DeadlineRule) -> str:
     return due.isoformat()
 
 
-def prazo(kind: str) -> str:
+def prazo(kind: str, a_partir_de: Any = None) -> str:
     context = _CONTEXT.get()
     if context is None:
         raise DeadlineHelperError("prazo só pode ser calculado durante a execução de um caso")
-    return count_deadline(context.calendars.rule(context.unit, kind, clock.now()))
+    calendar = context.calendars.for_unit(context.unit)
+    rule = context.calendars.rule(context.unit, kind, _start(a_partir_de, calendar))
+    return count_deadline(rule, a_partir_de)
 
 
 def _days(value: Any) -> int:
@@ -87,12 +111,12 @@ def _days(value: Any) -> int:
     return value
 
 
-def prazo_dias(days: int) -> str:
-    return count_deadline(DeadlineRule("prazo", _days(days), "corridos", "Lei 9.784/1999, art. 66"))
+def prazo_dias(days: int, a_partir_de: Any = None) -> str:
+    return count_deadline(DeadlineRule("prazo", _days(days), "corridos", "Lei 9.784/1999, art. 66"), a_partir_de)
 
 
-def prazo_uteis(days: int) -> str:
-    return count_deadline(DeadlineRule("prazo", _days(days), "uteis", "Lei 9.784/1999, art. 66"))
+def prazo_uteis(days: int, a_partir_de: Any = None) -> str:
+    return count_deadline(DeadlineRule("prazo", _days(days), "uteis", "Lei 9.784/1999, art. 66"), a_partir_de)
 
 
 #: Names every script, condition and timer expression can use.

@@ -270,7 +270,8 @@ def test_cip_read_and_answered(runtime: Runtime, frozen_clock: clock.FrozenClock
     assert (response.name, response.attached_to, response.legal_kind, response.days, response.mode) == (
         "Prazo de resposta", "registrar_resposta_notificacao", "cip", 10, "corridos")
     assert response.legal_basis == DEFAULT_DEADLINES["cip"]["legal_basis"]
-    assert (response.starts_at, response.due_at) == (read_at, cip_due)
+    # The count starts on the day the notice was read (noon of 5 March, São Paulo), that day excluded.
+    assert (response.starts_at, response.due_at) == (local(2026, 3, 5, 12), cip_due)
     presumed = legal(runtime, result.case_id, "prazo_ciencia")
     assert (presumed.outcome, presumed.met_at, presumed.fired_at) == ("cumprido", read_at, None)
 
@@ -327,12 +328,12 @@ def test_not_read_then_silence(runtime: Runtime, frozen_clock: clock.FrozenClock
     assert answer.spec_name == "registrar_resposta_notificacao"
     data = load_case(runtime, result.case_id).data
     assert (data["notificacao_ciencia_presumida"], data["notificacao_ciencia_em"]) == (True, "2026-03-12")
-    # The defence deadline (20 calendar days) counts from when the timer went off (00:00 of Friday 13 March):
-    # -> Thursday 2 April. (Counted from the presumed day it would end on 1 April: see the xfail below.)
+    # The defence deadline (20 calendar days) counts from the presumed day (Thursday 12 March, excluded):
+    # -> Wednesday 1 April.
     response = legal(runtime, result.case_id, "prazo_resposta")
-    assert (response.legal_kind, response.days, response.starts_at) == ("defesa", 20, fired_at)
-    assert response.due_at == answer.due_at == end_of_day(dt.date(2026, 4, 2))
-    assert data["notificacao_prazo_resposta_ate"] == "2026-04-02"
+    assert (response.legal_kind, response.days, response.starts_at) == ("defesa", 20, local(2026, 3, 12, 12))
+    assert response.due_at == answer.due_at == end_of_day(dt.date(2026, 4, 1))
+    assert data["notificacao_prazo_resposta_ate"] == "2026-04-01"
 
     # A restarted process (a new runtime, empty cache) fires the second timer from the stored state.
     frozen_clock.set(response.due_at + dt.timedelta(seconds=1))
@@ -490,10 +491,6 @@ def test_a_timer_inside_the_called_notification_is_recorded_as_fired(runtime: Ru
     assert "prazo_vencido" in [e.action for e in audit(runtime, result.case_id)]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Os auxiliares de prazo só contam a partir do relógio (agora): o prazo de resposta começa quando a leitura é "
-    "registrada, não na data de ciência informada (notificacao_ciencia_em). Falta ao motor algo como "
-    "prazo(tipo, a_partir_de=data)."))
 def test_the_response_deadline_counts_from_the_date_read(runtime: Runtime, frozen_clock: clock.FrozenClock,
                                                          atendente: Actor) -> None:
     result = send(runtime, start_caller(runtime, atendente, CIP))
@@ -504,9 +501,6 @@ def test_the_response_deadline_counts_from_the_date_read(runtime: Runtime, froze
     assert only_task(result, "registrar_resposta_notificacao").due_at == end_of_day(dt.date(2026, 3, 12))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "O temporizador da ciência presumida dispara depois do fim do 10º dia (00:00 do dia seguinte) e o prazo de "
-    "resposta é contado desse instante: exclui o dia seguinte ao da ciência presumida e termina um dia depois."))
 def test_the_response_deadline_after_presumed_ciencia_counts_from_the_presumed_day(
         runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor) -> None:
     result = send(runtime, start_caller(runtime, atendente, {**SUPPLIER, "tipo_prazo": "defesa"}))
