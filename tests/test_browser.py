@@ -97,3 +97,40 @@ def test_attendant_registers_a_complaint_and_sees_the_current_task_on_the_diagra
     assert "etapa-feita" in (done.get_attribute("class") or "")
     assert "Tarefa concluída: Atendimento preliminar" in page.inner_text(".linha-do-tempo")
     page.screenshot(path=str(ARTIFACTS / "caso-diagrama.png"), full_page=True)
+
+
+@pytest.mark.parametrize("diagram", sorted(p.name for p in (Path(__file__).resolve().parent.parent / "workflows")
+                                           .glob("*.bpmn")))
+def test_every_procedure_opens_in_bpmn_js_without_warnings(diagram: str) -> None:
+    from playwright.sync_api import sync_playwright
+
+    root = Path(__file__).resolve().parent.parent
+    xml = (root / "workflows" / diagram).read_text(encoding="utf-8")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                              "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        page.set_content('<div id="canvas" style="width:1600px;height:900px"></div>')
+        page.add_script_tag(path=str(root / "webapp/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"))
+        result = page.evaluate("""async (xml) => {
+            const viewer = new BpmnJS({ container: '#canvas' });
+            const { warnings } = await viewer.importXML(xml);
+            viewer.get('canvas').zoom('fit-viewport');
+            const registry = viewer.get('elementRegistry');
+            const shapes = registry.filter(e => e.type !== 'label' && !e.waypoints);
+            const overlapping = [];
+            const boxes = shapes.filter(
+                s => /Task|Event|Gateway|CallActivity/.test(s.type) && s.type !== 'bpmn:BoundaryEvent');
+            for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+                const a = boxes[i], b = boxes[j];
+                if (a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height)
+                    overlapping.push(a.id + '/' + b.id);
+            }
+            return { warnings: warnings.map(w => w.message), shapes: shapes.length, overlapping };
+        }""", xml)
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"diagrama-{diagram.removesuffix('.bpmn')}.png"))
+        browser.close()
+    assert result["warnings"] == []
+    assert result["shapes"] > 5
+    assert result["overlapping"] == []  # tasks, events and gateways do not sit on each other
