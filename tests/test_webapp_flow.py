@@ -252,3 +252,18 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
     answer = row_with(queue, "Registrar resposta do fornecedor")
     assert "linha-vencida" in answer and "prazo-vencido" in answer and "vencido há 1 dia" in answer
     assert "linha-vencida" not in row_with(queue, "Registrar reclamação")
+
+
+def test_task_forms_come_filled_with_what_the_case_already_knows(runtime: Runtime,
+                                                                 complaint: dict[str, str]) -> None:
+    from engine.forms import validate_submission
+    from webapp.inbox import prefilled
+
+    form = runtime.forms.get("registro_reclamacao")
+    cleaned = validate_submission(form, complaint).data
+    values = prefilled(form, cleaned)
+    assert "canal" not in values  # choices are left for the person to make
+    assert values["valor"] == "1299,90" and values["fornecedor_cnpj"] == "12.ABC.345/01DE-35"
+    # What is pre-filled validates back to exactly what the case holds.
+    again = validate_submission(form, {**values, "canal": cleaned["canal"]}).data
+    assert {k: again[k] for k in values} == {k: cleaned[k] for k in values}

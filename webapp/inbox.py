@@ -27,6 +27,22 @@ def uploaded_files(form: FormDefinition) -> dict[str, UploadedFile]:
     return files
 
 
+def prefilled(form: FormDefinition, data: dict) -> dict[str, str]:
+    """What the case already knows, typed into the form's fields (the person confirms or corrects).
+
+    Choices are left for the person to make; files cannot be pre-filled.
+    """
+    values = {}
+    for form_field in form.fields:
+        value = data.get(form_field.name)
+        if form_field.type in ("choice", "file") or value is None or isinstance(value, dict | list):
+            continue
+        if form_field.type == "money":
+            value = str(value).replace(".", ",")
+        values[form_field.name] = str(value)
+    return values
+
+
 def submitted_values() -> dict[str, str]:
     return {key: value for key, value in request.form.items() if key != "csrf_token"}
 
@@ -88,7 +104,7 @@ def task_page(case_id: int, task_id: str) -> Any:
         abort(403)
     form = runtime().form_for(task)
     if request.method == "GET":
-        return _render_task(case, task, form)
+        return _render_task(case, task, form, prefilled(form, case.data or {}))
     values = submitted_values()
     try:
         result = runtime().complete_task(case_id, task_id, g.actor, values, uploaded_files(form))
