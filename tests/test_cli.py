@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from engine.models import Case, Deadline, Notification, OpenTask, ProcessDefinition, User
+from engine.models import Case, Deadline, Document, ExternalJob, Notification, OpenTask, ProcessDefinition, User
 from engine.runtime import EngineConfig, Runtime
 from engine.validation import library_of
 
@@ -62,24 +64,74 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
     assert "reclamacao: versão 1" in first.stdout
     again = procon("init-db", "--database-url", url)
     assert "reclamacao: versão 1" in again.stdout and "versão 2" not in again.stdout
-    demo = procon("demo", "--no-serve", "--database-url", url)
+    # No SMTP server (as on a fresh machine): the e-mail the demo leaves to the worker becomes an incident.
+    demo = procon("demo", "--no-serve", "--database-url", url, env={"PROCON_SMTP_HOST": ""})
     assert demo.returncode == 0, demo.stderr
-    assert "6 casos de exemplo criados" in demo.stdout and "atendente" in demo.stdout
+    created = re.search(r"\((\d+) casos de exemplo criados\)", demo.stdout)
+    assert created and "atendente" in demo.stdout
     runtime = Runtime(EngineConfig(database_url=url))
     with runtime.Session() as session:
         versions = {d.process_id: d.version for d in session.scalars(select(ProcessDefinition))}
         assert versions.keys() == library_of(ROOT / "workflows").keys()  # every procedure, deployed once
         assert set(versions.values()) == {1}
         assert session.scalar(select(func.count(User.id))) >= 8
-        statuses = sorted(session.scalars(select(Case.status)))
-        assert statuses.count("encerrado") == 1 and statuses.count("aberto") == 5
-        waiting = {t.spec_name for t in session.scalars(select(OpenTask))}
-        assert {"atendimento_preliminar", "registrar_resposta", "analisar_reclamacao",
-                "realizar_audiencia"} <= waiting
-        # The worker ran once: the oldest CIP fired, a close deadline was warned, an overdue task escalated.
+        cases = {case.id: case for case in session.scalars(select(Case))}
+        assert len(cases) == int(created.group(1))
+
+        # A case in every procedure a person starts; the called ones (notificacao, recurso_multa, the document
+        # helper) run inside them and are checked through their tasks, data and documents below.
+        called = {name for path in (ROOT / "workflows").glob("*.bpmn")
+                  for name in re.findall(r'calledElement="([^"]+)"', path.read_text())}
+        started = (versions.keys() - called) | {"reclamacao", "fiscalizacao", "processo_sancionatorio", "audiencia"}
+        assert started <= {case.process_id for case in cases.values()}
+
+        # The complaints, as before: one closed, five open, in their different steps.
+        complaints = sorted(c.status for c in cases.values() if c.process_id == "reclamacao")
+        assert complaints.count("encerrado") == 1 and complaints.count("aberto") == 5
+        open_tasks = list(session.scalars(select(OpenTask)))
+        waiting = {(cases[t.case_id].process_id, t.role, t.spec_name) for t in open_tasks}
+        assert {("reclamacao", "atendente", "atendimento_preliminar"),
+                ("reclamacao", "atendente", "registrar_resposta"), ("reclamacao", "analista", "analisar_reclamacao"),
+                ("reclamacao", "conciliador", "realizar_audiencia")} <= waiting
+
+        # What each role finds: denúncias to triage and to inspect, an auto to draw up, a notice to record as
+        # read, the defence deadline running, a decision to take, an appeal window running, an appeal under
+        # analysis (recurso_multa inside a sanctioning case) and a hearing scheduled.
+        assert {("fiscalizacao", "analista", "triagem_denuncia"), ("fiscalizacao", "fiscal", "realizar_fiscalizacao"),
+                ("fiscalizacao", "fiscal", "lavrar_auto"),
+                ("processo_sancionatorio", "atendente", "registrar_ciencia"),
+                ("processo_sancionatorio", "autoridade", "decidir_primeira_instancia"),
+                ("processo_sancionatorio", "analista", "receber_recurso"),
+                ("processo_sancionatorio", "analista", "analisar_recurso"),
+                ("audiencia", "conciliador", "realizar_audiencia")} <= waiting
+        assert "registrar_defesa" in {spec for _process, role, spec in waiting if role == "analista"}
+        running = {d.spec_name for d in session.scalars(select(Deadline).where(
+            Deadline.kind == "legal", Deadline.fired_at.is_(None), Deadline.met_at.is_(None)))}
+        assert {"prazo_defesa", "prazo_recurso", "prazo_ciencia"} <= running
+        [appeal] = [cases[t.case_id] for t in open_tasks if t.spec_name == "analisar_recurso"]
+        assert (appeal.data["recurso_interposto"], appeal.data["recurso_tempestivo"]) == (True, True)
+        assert (appeal.data["multa_suspensa"], appeal.data["multa_situacao"]) == (True, "suspensa_por_recurso")
+        [window] = [cases[t.case_id] for t in open_tasks if t.spec_name == "receber_recurso"]
+        assert Decimal(window.data["multa_valor"]) > 0
+
+        # Real documents (autos de infração, decisions) with verification codes, referenced by their cases.
+        documents = list(session.scalars(select(Document)))
+        assert {"auto_infracao", "decisao"} <= {d.kind for d in documents}
+        assert all(d.pdf.startswith(b"%PDF") and d.verification_code for d in documents)
+        assert len({d.verification_code for d in documents}) == len(documents)
+        referenced = {value["codigo"] for case in cases.values() for key, value in case.data.items()
+                      if key.startswith("documento_") and isinstance(value, dict) and "codigo" in value}
+        assert {d.verification_code for d in documents} <= referenced
+
+        # The worker ran once: the oldest CIP fired, a close deadline was warned, an overdue task escalated, and
+        # the e-mail left to it stopped on an incident (no SMTP) for the administrator's "Incidentes".
         kinds = sorted(n.kind for n in session.scalars(select(Notification)))
-        assert kinds == ["aviso_prazo", "escalonamento"]
-        assert session.scalar(select(func.count(Deadline.id)).where(Deadline.outcome == "vencido")) == 1
+        assert kinds == ["aviso_prazo", "escalonamento", "incidente"]
+        fired = list(session.scalars(select(Deadline).where(Deadline.outcome == "vencido")))
+        assert [(cases[d.case_id].process_id, d.spec_name) for d in fired] == [("reclamacao", "prazo_cip")]
+        [incident] = session.scalars(select(ExternalJob).where(ExternalJob.status != "concluido"))
+        assert (incident.topic, incident.status) == ("enviar_email", "incidente")
+        assert "PROCON_SMTP_HOST" in incident.last_error
     runtime.db.dispose()
 
 
