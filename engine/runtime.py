@@ -611,8 +611,8 @@ class Runtime:
             summary, title = loaded.summary, loaded.title
             if data != loaded.data:
                 summary = summary_of(data, loaded.summary)
-                if summary != loaded.summary and summary.get("consumidor_nome") and summary.get("fornecedor_nome"):
-                    title = f"{summary['consumidor_nome']} × {summary['fornecedor_nome']}"[:300]
+                if summary != loaded.summary:
+                    title = case_title(summary) or title
             timers = {**waiting_timers(workflow, scanned), **sla_deadlines(workflow, scanned)}
             ready = ready_user_tasks(workflow, loaded.case_id, timers, scanned)
             status, closed_at, case_outcome = loaded.status, loaded.closed_at, loaded.outcome
@@ -759,6 +759,14 @@ class Runtime:
             {"case_id": case_id, "at": at, "actor": (c.actor or actor).username, "action": c.action,
              "task_spec": c.task_spec, "task_id": c.task_id, "description": c.description[:500],
              "details": c.details} for c in changes])
+
+
+def case_title(summary: dict[str, Any]) -> str | None:
+    """"Consumer × supplier" for a complaint; the supplier alone where there is no consumer."""
+    consumer, supplier = summary.get("consumidor_nome"), summary.get("fornecedor_nome")
+    if consumer and supplier:
+        return f"{consumer} × {supplier}"[:300]
+    return str(supplier)[:300] if supplier else None
 
 
 def _find_task(workflow: BpmnWorkflow, task_id: UUID) -> Task | None:
