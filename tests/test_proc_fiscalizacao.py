@@ -329,7 +329,8 @@ def test_archived_at_triage(runtime: Runtime, frozen_clock: clock.FrozenClock, a
     frozen_clock.advance(dt.timedelta(days=1))
     result = step(runtime, result, "triagem_denuncia", analista, triagem("arquivar"))
     case = assert_closed(runtime, result, "Encerrada: arquivada na triagem")
-    assert case.title == "Fiscalização" and case.summary == {
+    # With no consumer in the case, its title is the supplier's name (lists show who the case is about).
+    assert case.title == DENUNCIA["fornecedor_nome"] and case.summary == {
         "fornecedor_nome": DENUNCIA["fornecedor_nome"], "fornecedor_cnpj": DENUNCIA["fornecedor_cnpj"]}
     assert case.data["denunciante_cpf"] is None  # an anonymous denúncia
     [sla] = deadlines(runtime, result.case_id)
