@@ -35,6 +35,20 @@ _LATEST_REF = (select(DEFINITIONS.c.id, DEFINITIONS.c.process_id, DEFINITIONS.c.
 _BY_ID = select(DEFINITIONS).where(DEFINITIONS.c.id == bindparam("definition_id"))
 
 
+def current_definitions(*columns: Any) -> Any:
+    """SELECT ``columns`` of the current (latest) version of every deployed process."""
+    latest = (select(DEFINITIONS.c.process_id, func.max(DEFINITIONS.c.version).label("version"))
+              .group_by(DEFINITIONS.c.process_id).subquery())
+    return select(*columns).join(
+        latest, (latest.c.process_id == DEFINITIONS.c.process_id) & (latest.c.version == DEFINITIONS.c.version))
+
+
+def deployed_library(conn: Connection) -> dict[str, bytes]:
+    """The current XML of every deployed process (what call activities start)."""
+    rows = conn.execute(current_definitions(DEFINITIONS.c.process_id, DEFINITIONS.c.bpmn_xml))
+    return {process_id: xml.encode("utf-8") for process_id, xml in rows}
+
+
 @dataclass(frozen=True)
 class DefinitionRef:
     """A deployed definition without its XML."""
@@ -150,12 +164,7 @@ class DefinitionRepository:
 
     @staticmethod
     def _deployed_library(conn: Connection) -> dict[str, bytes]:
-        """The latest deployed XML of every process (what call activities start)."""
-        latest = (select(DEFINITIONS.c.process_id, func.max(DEFINITIONS.c.version).label("version"))
-                  .group_by(DEFINITIONS.c.process_id).subquery())
-        rows = conn.execute(select(DEFINITIONS.c.process_id, DEFINITIONS.c.bpmn_xml).join(
-            latest, (latest.c.process_id == DEFINITIONS.c.process_id) & (latest.c.version == DEFINITIONS.c.version)))
-        return {process_id: xml.encode("utf-8") for process_id, xml in rows}
+        return deployed_library(conn)
 
     def spec_for(self, definition: ProcessDefinition | Row[Any], library: Mapping[str, bytes] | None = None
                  ) -> LoadedSpec:

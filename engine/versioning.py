@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.actors import Actor
 from engine.compare import Comparison, compare
-from engine.definitions import LoadedSpec
+from engine.definitions import LoadedSpec, current_definitions, deployed_library
 from engine.errors import ConflictError, DefinitionError, EngineError, NotFound, PermissionDenied
 from engine.models import AuditEvent, Case, ProcessDefinition
 from engine.parsing import ExternalServiceTask, parse_xml
@@ -621,20 +621,12 @@ class ProcessCatalog:
     @staticmethod
     def _current_ids(session: Session) -> dict[str, int]:
         """Process id -> id of its current definition."""
-        latest = (select(DEFINITIONS.c.process_id, func.max(DEFINITIONS.c.version).label("version"))
-                  .group_by(DEFINITIONS.c.process_id).subquery())
-        rows = session.execute(select(DEFINITIONS.c.process_id, DEFINITIONS.c.id).join(
-            latest, (latest.c.process_id == DEFINITIONS.c.process_id) & (latest.c.version == DEFINITIONS.c.version)))
+        rows = session.execute(current_definitions(DEFINITIONS.c.process_id, DEFINITIONS.c.id))
         return {process_id: definition_id for process_id, definition_id in rows}
 
     @staticmethod
     def _deployed_library(conn: Connection) -> dict[str, bytes]:
-        """The current XML of every deployed procedure (what call activities would start)."""
-        latest = (select(DEFINITIONS.c.process_id, func.max(DEFINITIONS.c.version).label("version"))
-                  .group_by(DEFINITIONS.c.process_id).subquery())
-        rows = conn.execute(select(DEFINITIONS.c.process_id, DEFINITIONS.c.bpmn_xml).join(
-            latest, (latest.c.process_id == DEFINITIONS.c.process_id) & (latest.c.version == DEFINITIONS.c.version)))
-        return {process_id: xml.encode("utf-8") for process_id, xml in rows}
+        return deployed_library(conn)
 
     @staticmethod
     def _filename(conn: Connection, process_id: str) -> str:
