@@ -37,6 +37,10 @@ class InvalidSubmission(EngineError):
         self.result = result
 
 
+class ProcedureError(EngineError):
+    """The diagram failed while running (a script or expression raised): nothing was saved."""
+
+
 class DefinitionError(EngineError):
     """A diagram that cannot be deployed; ``problems`` lists every problem found."""
 

@@ -34,9 +34,26 @@ from engine.actors import SYSTEM, Actor
 from engine.calendar import CalendarService, DeadlineRule, ensure_default_unit
 from engine.db import create_schema, make_engine, make_session_factory
 from engine.definitions import DefinitionRepository
-from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
+from engine.errors import (
+    ConflictError,
+    EngineError,
+    InvalidSubmission,
+    NotFound,
+    PermissionDenied,
+    ProcedureError,
+    TaskNotOpen,
+)
 from engine.forms import FormDefinition, FormRegistry, UploadedFile, validate_submission
-from engine.models import Attachment, AuditEvent, Case, Deadline, ExternalJob, OpenTask, ProcessDefinition
+from engine.models import (
+    Attachment,
+    AuditEvent,
+    Case,
+    Deadline,
+    ExternalJob,
+    Notification,
+    OpenTask,
+    ProcessDefinition,
+)
 from engine.projections import (
     TaskInfo,
     TimerInfo,
@@ -61,6 +78,7 @@ DEADLINES = Deadline.__table__
 AUDIT = AuditEvent.__table__
 ATTACHMENTS = Attachment.__table__
 JOBS = ExternalJob.__table__
+NOTIFICATIONS = Notification.__table__
 
 # Statements built once: the hot path only binds parameters (SQLAlchemy's statement building
 # and cache-key generation cost more than SQLite itself).
@@ -317,12 +335,16 @@ class Runtime:
                 raise PermissionDenied(f"A tarefa '{row.title}' é do papel '{row.role}', que você não tem.")
             loaded = self._checkout(conn, case_id, row.version)
             try:
-                task = loaded.workflow.get_task_from_id(UUID(task_id))
-            except (WorkflowException, ValueError) as error:
-                raise NotFound("Tarefa não encontrada neste caso.") from error
-            if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
-                raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, row.title))
-            cleaned = self._validate(task, values, files)
+                try:
+                    task = loaded.workflow.get_task_from_id(UUID(task_id))
+                except (WorkflowException, ValueError) as error:
+                    raise NotFound("Tarefa não encontrada neste caso.") from error
+                if task.state != TaskState.READY or not isinstance(task.task_spec, UserTask):
+                    raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, row.title))
+                cleaned = self._validate(task, values, files)
+            except EngineError:
+                self.cache.put(loaded)  # nothing was changed: keep the workflow deserialized
+                raise
             with deadline_context(self.calendars, loaded.unit):
                 change = self._run_user_task(conn, loaded, task, actor, cleaned, files)
                 return self._commit(conn, loaded, actor, [change])
@@ -381,7 +403,20 @@ class Runtime:
                 advanced += self._fire_case_timers(case_id)
             except ConflictError:
                 continue
+            except ProcedureError as error:  # one broken diagram must not stop every other case's timers
+                self._report_procedure_error(case_id, str(error))
         return advanced
+
+    def _report_procedure_error(self, case_id: int, message: str) -> None:
+        """Tell the admins once (an unread notice per case) that a case is stuck on its diagram."""
+        with self.db.begin() as conn:
+            already = conn.scalar(select(NOTIFICATIONS.c.id).where(
+                NOTIFICATIONS.c.case_id == case_id, NOTIFICATIONS.c.kind == "erro_procedimento",
+                NOTIFICATIONS.c.read_at.is_(None)).limit(1))
+            if already is None:
+                conn.execute(insert(NOTIFICATIONS).values(
+                    case_id=case_id, role="admin", kind="erro_procedimento", message=message[:500],
+                    created_at=clock.now()))
 
     def recalculate_deadlines(self, unit: str | None, reason: str, actor: Actor) -> int:
         """Count the pending deadlines of ``unit`` (every unit: ``None``) again on the current calendar.
@@ -582,7 +617,11 @@ class Runtime:
                     raise
                 data[form_field.name] = row.reference()
         task.set_data(**data)
-        task.run()
+        try:
+            task.run()
+        except WorkflowException as error:
+            conn.rollback()
+            raise ProcedureError(_procedure_failure(task, error)) from error
         return _Change("tarefa_concluida", f"Tarefa concluída: {task.task_spec.bpmn_name}", task.task_spec.name,
                        str(task.id), {"dados": data, "actor_name": actor.display_name})
 
@@ -597,7 +636,10 @@ class Runtime:
                 automatic.append(spec.bpmn_name)
 
         try:
-            workflow.do_engine_steps(did_complete_task=record)
+            try:
+                workflow.do_engine_steps(did_complete_task=record)
+            except WorkflowException as error:
+                raise ProcedureError(_procedure_failure(getattr(error, "task", None), error)) from error
             for _round in range(10):
                 # do_engine_steps ends by refreshing timers: one already due is now READY but not
                 # yet run (e.g. a deadline recounted into the past). Run it now, in this commit.
@@ -759,6 +801,12 @@ class Runtime:
             {"case_id": case_id, "at": at, "actor": (c.actor or actor).username, "action": c.action,
              "task_spec": c.task_spec, "task_id": c.task_id, "description": c.description[:500],
              "details": c.details} for c in changes])
+
+
+def _procedure_failure(task: Any, error: Exception) -> str:
+    step = getattr(getattr(task, "task_spec", None), "bpmn_name", None) or "uma etapa automática"
+    return (f"O procedimento falhou ao executar “{step}”: {error}. Nada foi gravado; avise o analista de "
+            "processos para corrigir o diagrama.")
 
 
 def case_title(summary: dict[str, Any]) -> str | None:

@@ -881,3 +881,35 @@ def test_a_changed_diagram_is_version_two_and_running_cases_keep_one(
     # ...and the new one on version 2.
     closed_new = step(runtime, new, "analisar_reclamacao", analista, analise("resolvida"))
     assert_closed(runtime, closed_new, "Encerrada: resolvida (versão 2)", frozen_clock())
+
+
+def test_a_script_that_fails_in_the_diagram_is_a_clear_error_and_nothing_is_saved(
+        runtime: Runtime, frozen_clock: clock.FrozenClock, atendente: Actor, complaint: dict[str, str]) -> None:
+    """A broken script (deployed by mistake) must not half-save a case nor stop the worker."""
+    from engine.errors import ProcedureError
+    from engine.models import Notification
+
+    broken = BPMN.read_text(encoding="utf-8").replace("cip_respondida = False", "cip_respondida = 1 / 0")
+    with runtime.Session.begin() as session:
+        runtime.definitions.deploy(session, broken.encode("utf-8"), "reclamacao.bpmn", "gil")
+    result = runtime.start_case(PROCESS, atendente, complaint)
+    for name, values in (("atendimento_preliminar", {"resultado_preliminar": "nao_resolvida",
+                                                     "contato_descricao": "sem acordo"}),
+                         ("emitir_cip", {"cip_texto": "Manifeste-se.", "cip_email_fornecedor": "sac@loja.example"})):
+        task = next(t for t in result.open_tasks if t.spec_name == name)
+        result = runtime.complete_task(result.case_id, task.task_id, atendente, values)
+    version = load_case(runtime, result.case_id).version
+    events = len(audit(runtime, result.case_id))
+    # The CIP timer fires and runs the broken script: the firing fails as a whole, with a clear message.
+    frozen_clock.set(CIP_DUE + dt.timedelta(minutes=1))
+    with pytest.raises(ProcedureError, match="Registrar ausência de resposta.*Nada foi gravado"):
+        runtime._fire_case_timers(result.case_id)
+    assert load_case(runtime, result.case_id).version == version
+    assert len(audit(runtime, result.case_id)) == events
+    assert [t.spec_name for t in open_rows(runtime, result.case_id)] == ["registrar_resposta"]
+    # The worker's round does not stop on it: admins are told once, other cases keep firing.
+    assert runtime.fire_due_timers() == 0
+    assert runtime.fire_due_timers() == 0
+    with runtime.Session() as session:
+        [notice] = session.scalars(select(Notification).where(Notification.kind == "erro_procedimento")).all()
+    assert notice.role == "admin" and notice.case_id == result.case_id and "1 / 0" not in notice.message

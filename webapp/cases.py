@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import queries
-from engine.errors import InvalidSubmission, PermissionDenied
+from engine.errors import InvalidSubmission, PermissionDenied, ProcedureError
 from engine.models import Attachment, Case
 from webapp.auth import login_required, role_required
 from webapp.inbox import submitted_values, uploaded_files
@@ -45,6 +45,9 @@ def new_complaint() -> Any:
     except PermissionDenied as error:
         flash(str(error), "erro")
         return render_template("new_complaint.html", form=form, raw=submitted_values(), errors={}), 403
+    except ProcedureError as error:
+        flash(str(error), "erro")
+        return render_template("new_complaint.html", form=form, raw=submitted_values(), errors={}), 500
     flash(f"Reclamação registrada com o protocolo {result.protocol}.", "sucesso")
     if len(result.open_tasks) == 1 and g.actor.has_role(result.open_tasks[0].role):
         next_task = result.open_tasks[0]

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from engine import clock, queries
-from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied
+from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied, ProcedureError
 from engine.forms import FormDefinition, UploadedFile
 from engine.models import Case, OpenTask
 from webapp.auth import login_required
@@ -115,6 +115,8 @@ def task_page(case_id: int, task_id: str) -> Any:
         return _render_task(case, task, form, values, conflict=str(error), status=409)
     except (PermissionDenied, NotFound) as error:
         return _render_task(case, task, form, values, conflict=str(error), status=403)
+    except ProcedureError as error:
+        return _render_task(case, task, form, values, conflict=str(error), status=500)
     flash(f"Tarefa “{task.title}” concluída.", "sucesso")
     if result.status == "encerrado":
         flash(f"O caso {result.protocol} foi encerrado.", "sucesso")

@@ -1,0 +1,521 @@
+"""Read-side aggregate queries for the managers' dashboard ("Painel").
+
+Every function here reads the projections (``deadlines``, ``open_tasks``, ``audit_events`` and
+``cases``) and never deserializes a workflow. All of them take a :class:`Filters`: the unit
+(``None`` = every unit, for a state manager), the procedure (``process_id``) and a period
+``[start, end)`` applied to the deadlines' due dates. They return plain dataclasses (with
+``as_dict()``) ready for a template, a CSV export or JSON.
+
+Counting rules (per deadline row):
+
+* ``no_prazo`` — met on time (outcome ``cumprido``);
+* ``com_atraso`` — an internal SLA met late (``cumprido_com_atraso``);
+* ``vencidos`` — a legal timer that went off (``vencido``);
+* ``pendentes`` — still running (no outcome yet);
+* ``cancelados`` — the task was cancelled (e.g. by a timer): neither met nor missed, left out of the share;
+* ``taxa_no_prazo`` — ``no_prazo / (no_prazo + com_atraso + vencidos)``, ``None`` when nothing closed.
+
+Periods (weeks starting on Monday, months) are computed in the agency's time zone
+(``America/Sao_Paulo``): on PostgreSQL with ``timezone()``, on SQLite with the fixed UTC offset of
+that zone (Brazil has had no daylight saving time since 2019). Buckets are ISO dates (``2026-03-02``)
+of the first day of the week or month on both databases.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from engine import clock
+from engine.calendar import WorkingCalendar
+from engine.calendar_models import Unit
+from engine.models import AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
+
+#: The agency's time zone, used to bucket due dates and to tell "today".
+TIMEZONE = "America/Sao_Paulo"
+
+GROUPS = ("processo", "etapa", "unidade", "pessoa", "periodo_semana", "periodo_mes")
+KINDS = ("legal", "interno")
+BUCKETS = ("semana", "mes")
+#: Audit actions that move a workflow forward (a task became ready after the last of them).
+ADVANCING_ACTIONS = ("iniciado", "tarefa_concluida", "prazo_vencido", "etapas_automaticas", "servico_concluido")
+NO_PERSON = "Sem responsável"
+#: Upper bound of completions read for the flow-time statistics (computed in Python).
+FLOW_ROW_LIMIT = 200_000
+
+GROUP_LABELS = {"processo": "Procedimento", "etapa": "Etapa", "unidade": "Unidade", "pessoa": "Pessoa",
+                "periodo_semana": "Semana", "periodo_mes": "Mês"}
+
+
+class CalendarSource(Protocol):
+    """What :func:`now_lists` needs from :class:`engine.calendar.CalendarService`."""
+
+    def for_unit(self, unit_code: str) -> WorkingCalendar: ...
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Dashboard filters. ``kind`` is "legal", "interno" or ``None`` (both)."""
+
+    unit: str | None = None
+    process_id: str | None = None
+    start: dt.datetime | None = None
+    end: dt.datetime | None = None
+    kind: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in KINDS:
+            raise ValueError(f"Tipo de prazo inválido: {self.kind!r} (use legal ou interno).")
+        for moment in (self.start, self.end):
+            if moment is not None and moment.tzinfo is None:
+                raise ValueError("As datas do período precisam de fuso horário.")
+
+
+class _Row:
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload,no-any-return]
+
+
+@dataclass(frozen=True)
+class ComplianceRow(_Row):
+    """Deadline counts of one group (a procedure, a step, a unit, a person or a period)."""
+
+    chave: str | None
+    rotulo: str
+    no_prazo: int
+    com_atraso: int
+    vencidos: int
+    pendentes: int
+    cancelados: int
+
+    @property
+    def encerrados(self) -> int:
+        return self.no_prazo + self.com_atraso + self.vencidos
+
+    @property
+    def taxa_no_prazo(self) -> float | None:
+        return self.no_prazo / self.encerrados if self.encerrados else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "encerrados": self.encerrados, "taxa_no_prazo": self.taxa_no_prazo}
+
+
+@dataclass(frozen=True)
+class TrendPoint(_Row):
+    periodo: str
+    rotulo: str
+    encerrados: int
+    no_prazo: int
+    taxa_no_prazo: float | None
+
+
+@dataclass(frozen=True)
+class NowItem(_Row):
+    """A running deadline for the "now" lists."""
+
+    deadline_id: int
+    case_id: int
+    protocolo: str
+    unidade: str
+    processo: str
+    tarefa: str
+    prazo: str
+    tipo: str
+    responsavel: str | None
+    fila: str | None
+    due_at: dt.datetime
+    vencimento: dt.date
+    #: calendar days past the due date (0 when not overdue)
+    dias_atraso: int
+    #: working days from today to the due date (negative when overdue)
+    dias_uteis_restantes: int
+
+    @property
+    def com(self) -> str:
+        """Who holds it: the person, else the queue (role)."""
+        return self.responsavel or (f"Fila: {self.fila}" if self.fila else NO_PERSON)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "com": self.com}
+
+
+@dataclass(frozen=True)
+class NowLists(_Row):
+    hoje: dt.date
+    limite: dict[str, dt.date]
+    atrasados: list[NowItem] = field(default_factory=list)
+    vencem_hoje: list[NowItem] = field(default_factory=list)
+    proximos: list[NowItem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"hoje": self.hoje, "limite": dict(self.limite),
+                "atrasados": [i.as_dict() for i in self.atrasados],
+                "vencem_hoje": [i.as_dict() for i in self.vencem_hoje],
+                "proximos": [i.as_dict() for i in self.proximos]}
+
+
+@dataclass(frozen=True)
+class WaitingCount(_Row):
+    """Open tasks waiting on one BPMN element (for the heat map)."""
+
+    elemento: str
+    titulo: str
+    aguardando: int
+    atrasados: int
+
+
+@dataclass(frozen=True)
+class WaitingCase(_Row):
+    case_id: int
+    protocolo: str
+    unidade: str
+    titulo_caso: str
+    tarefa: str
+    responsavel: str | None
+    fila: str
+    due_at: dt.datetime | None
+    atrasado: bool
+    desde: dt.datetime
+
+
+@dataclass(frozen=True)
+class DurationStats(_Row):
+    """Durations in hours."""
+
+    chave: str
+    quantidade: int
+    media_horas: float | None
+    mediana_horas: float | None
+    p90_horas: float | None
+
+
+@dataclass(frozen=True)
+class BacklogPoint(_Row):
+    periodo: str
+    abertos: int
+    encerrados: int
+
+
+@dataclass(frozen=True)
+class FlowTimes(_Row):
+    por_etapa: list[DurationStats]
+    por_processo: list[DurationStats]
+    duracao_casos: list[DurationStats]
+    backlog: list[BacklogPoint]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"por_etapa": [r.as_dict() for r in self.por_etapa],
+                "por_processo": [r.as_dict() for r in self.por_processo],
+                "duracao_casos": [r.as_dict() for r in self.duracao_casos],
+                "backlog": [r.as_dict() for r in self.backlog]}
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _dialect(session: Session) -> str:
+    return session.get_bind().dialect.name
+
+
+def _utc_offset_hours() -> int:
+    offset = clock.now().astimezone(ZoneInfo(TIMEZONE)).utcoffset() or dt.timedelta()
+    return int(offset.total_seconds() // 3600)
+
+
+def period_bucket(session: Session, column: Any, bucket: str) -> ColumnElement[str]:
+    """The first day (``YYYY-MM-DD``) of the local week (Monday) or month of a UTC timestamp column."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"Período inválido: {bucket!r} (use semana ou mes).")
+    if _dialect(session) == "postgresql":
+        local = func.timezone(TIMEZONE, column)
+        unit = "week" if bucket == "semana" else "month"
+        return func.to_char(func.date_trunc(unit, local), "YYYY-MM-DD")
+    shift = f"{_utc_offset_hours():+d} hours"
+    if bucket == "semana":
+        return func.date(column, shift, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01", column, shift)
+
+
+def bucket_label(key: str | None, bucket: str) -> str:
+    if not key:
+        return "—"
+    day = dt.date.fromisoformat(key)
+    return f"Semana de {day:%d/%m/%Y}" if bucket == "semana" else f"{day:%m/%Y}"
+
+
+def _deadline_filters(query: Select[Any], filters: Filters, *, period: bool = True) -> Select[Any]:
+    if filters.unit is not None:
+        query = query.where(Case.unit == filters.unit)
+    if filters.process_id is not None:
+        query = query.where(Case.process_id == filters.process_id)
+    if filters.kind is not None:
+        query = query.where(Deadline.kind == filters.kind)
+    if period and filters.start is not None:
+        query = query.where(Deadline.due_at >= filters.start)
+    if period and filters.end is not None:
+        query = query.where(Deadline.due_at < filters.end)
+    return query
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _person_joins(query: Select[Any]) -> tuple[Select[Any], ColumnElement[Any]]:
+    """Who met the deadline: the completion of its task in the audit trail (the task itself for an
+    internal SLA, the task the timer is attached to, completed in the same commit, for a legal one);
+    while it runs, the current assignee of that open task."""
+    done = aliased(AuditEvent)
+    holder = aliased(OpenTask)
+    query = query.outerjoin(done, and_(
+        done.case_id == Deadline.case_id, done.action == "tarefa_concluida",
+        or_(done.task_id == Deadline.task_id,
+            and_(Deadline.kind == "legal", done.task_spec == Deadline.attached_to, done.at == Deadline.met_at))))
+    query = query.outerjoin(holder, and_(
+        holder.case_id == Deadline.case_id, Deadline.outcome.is_(None),
+        or_(holder.task_id == Deadline.task_id, holder.spec_name == Deadline.attached_to)))
+    return query, func.coalesce(done.actor, holder.assignee)
+
+
+# --------------------------------------------------------------------------- compliance
+
+
+def compliance(session: Session, filters: Filters | None = None, group_by: str = "processo") -> list[ComplianceRow]:
+    """Deadlines met on time, met late, missed and pending per group (one ``GROUP BY`` query)."""
+    filters = filters or Filters()
+    if group_by not in GROUPS:
+        raise ValueError(f"Agrupamento inválido: {group_by!r}.")
+    label: ColumnElement[Any] | None = None
+    base = select().select_from(Deadline).join(Case, Case.id == Deadline.case_id)
+    if group_by == "processo":
+        key: ColumnElement[Any] = Case.process_id
+        base = base.join(ProcessDefinition, ProcessDefinition.id == Case.definition_id)
+        label = func.max(ProcessDefinition.name)
+    elif group_by == "etapa":
+        key = Deadline.spec_name
+        label = func.max(Deadline.name)
+    elif group_by == "unidade":
+        key = Case.unit
+        base = base.outerjoin(Unit, Unit.code == Case.unit)
+        label = func.max(Unit.name)
+    elif group_by == "pessoa":
+        base, key = _person_joins(base)
+    else:
+        key = period_bucket(session, Deadline.due_at, "semana" if group_by == "periodo_semana" else "mes")
+    outcome = Deadline.outcome
+    columns = [key.label("chave"), (label if label is not None else literal(None)).label("rotulo"),
+               _count(outcome == "cumprido").label("no_prazo"),
+               _count(outcome == "cumprido_com_atraso").label("com_atraso"),
+               _count(outcome == "vencido").label("vencidos"),
+               _count(outcome.is_(None)).label("pendentes"),
+               _count(outcome == "cancelado").label("cancelados")]
+    query = _deadline_filters(base.add_columns(*columns), filters).group_by(key).order_by(key)
+    rows = []
+    for row in session.execute(query):
+        if group_by.startswith("periodo_"):
+            text = bucket_label(row.chave, "semana" if group_by == "periodo_semana" else "mes")
+        elif group_by == "pessoa":
+            text = row.chave or NO_PERSON
+        else:
+            text = row.rotulo or row.chave or "—"
+        rows.append(ComplianceRow(row.chave, text, int(row.no_prazo), int(row.com_atraso), int(row.vencidos),
+                                  int(row.pendentes), int(row.cancelados)))
+    if group_by == "pessoa":  # NULL sorts differently on each database: "no one" goes last
+        rows.sort(key=lambda r: (r.chave is None, r.chave or ""))
+    return rows
+
+
+def trend(session: Session, filters: Filters | None = None, bucket: str = "mes") -> list[TrendPoint]:
+    """The on-time share per week or month of the due dates."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"Período inválido: {bucket!r} (use semana ou mes).")
+    rows = compliance(session, filters, "periodo_semana" if bucket == "semana" else "periodo_mes")
+    return [TrendPoint(r.chave or "", r.rotulo, r.encerrados, r.no_prazo, r.taxa_no_prazo) for r in rows]
+
+
+# --------------------------------------------------------------------------- now
+
+
+def now_lists(session: Session, filters: Filters | None = None, *, calendars: CalendarSource,
+              business_days: int = 3) -> NowLists:
+    """Running deadlines that are overdue (oldest first), due today, and due in the next
+    ``business_days`` working days of each case's unit calendar. The period filter does not apply."""
+    filters = filters or Filters()
+    if business_days < 0:
+        raise ValueError("O número de dias úteis não pode ser negativo.")
+    now = clock.now()
+    today = now.astimezone(ZoneInfo(TIMEZONE)).date()
+    units = [filters.unit] if filters.unit is not None else list(session.scalars(select(Unit.code)))
+    cals: dict[str, WorkingCalendar] = {code: calendars.for_unit(code) for code in units}
+    limits = {code: cal.add_working_days(cal.local_date(now), business_days) for code, cal in cals.items()}
+    bound = max((cals[c].end_of_day(d) for c, d in limits.items()), default=now)
+    holder = aliased(OpenTask)
+    query = (select(Deadline, Case.protocol, Case.unit, Case.process_id, holder.title, holder.assignee, holder.role)
+             .join(Case, Case.id == Deadline.case_id)
+             .outerjoin(holder, and_(holder.case_id == Deadline.case_id,
+                                     or_(holder.task_id == Deadline.task_id, holder.spec_name == Deadline.attached_to)))
+             .where(Deadline.outcome.is_(None), Deadline.fired_at.is_(None), Deadline.met_at.is_(None),
+                    Deadline.due_at <= bound)
+             .order_by(Deadline.due_at, Deadline.id))
+    query = _deadline_filters(query, filters, period=False)
+    result = NowLists(today, limits)
+    seen: set[int] = set()
+    for deadline, protocol, unit, process_id, title, assignee, role in session.execute(query):
+        if deadline.id in seen:
+            continue
+        seen.add(deadline.id)
+        cal = cals.get(unit) or cals.setdefault(unit, calendars.for_unit(unit))
+        local_today = cal.local_date(now)
+        due_day = cal.local_date(deadline.due_at)
+        item = NowItem(deadline.id, deadline.case_id, protocol, unit, process_id, title or deadline.name,
+                       deadline.name, deadline.kind, assignee, role, deadline.due_at, due_day,
+                       max((local_today - due_day).days, 0) if deadline.due_at < now else 0,
+                       cal.working_days_between(local_today, due_day))
+        if deadline.due_at < now:
+            result.atrasados.append(item)
+        elif due_day == local_today:
+            result.vencem_hoje.append(item)
+        elif due_day <= limits.get(unit, cal.add_working_days(local_today, business_days)):
+            result.proximos.append(item)
+    return result
+
+
+# --------------------------------------------------------------------------- where cases wait
+
+
+def _waiting_query(process_id: str, unit: str | None) -> Select[Any]:
+    query = select().select_from(OpenTask).join(Case, Case.id == OpenTask.case_id).where(
+        Case.process_id == process_id)
+    return query.where(Case.unit == unit) if unit is not None else query
+
+
+def waiting_by_task(session: Session, process_id: str, unit: str | None = None) -> dict[str, WaitingCount]:
+    """Per BPMN element id: how many open tasks wait there and how many of them are overdue."""
+    now = clock.now()
+    query = (_waiting_query(process_id, unit)
+             .add_columns(OpenTask.spec_name, func.max(OpenTask.title).label("titulo"),
+                          func.count().label("aguardando"),
+                          _count(and_(OpenTask.due_at.is_not(None), OpenTask.due_at < now)).label("atrasados"))
+             .group_by(OpenTask.spec_name).order_by(OpenTask.spec_name))
+    return {row.spec_name: WaitingCount(row.spec_name, row.titulo, int(row.aguardando), int(row.atrasados))
+            for row in session.execute(query)}
+
+
+def cases_waiting_on(session: Session, process_id: str, element_id: str, unit: str | None = None,
+                     limit: int = 500) -> list[WaitingCase]:
+    """The cases waiting on one BPMN element, most urgent first."""
+    now = clock.now()
+    query = (_waiting_query(process_id, unit)
+             .add_columns(OpenTask.case_id, Case.protocol, Case.unit, Case.title, OpenTask.title.label("tarefa"),
+                          OpenTask.assignee, OpenTask.role, OpenTask.due_at, OpenTask.created_at)
+             .where(OpenTask.spec_name == element_id)
+             .order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id).limit(limit))
+    return [WaitingCase(r.case_id, r.protocol, r.unit, r.title, r.tarefa, r.assignee, r.role, r.due_at,
+                        r.due_at is not None and r.due_at < now, r.created_at) for r in session.execute(query)]
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def _percentile(values: list[float], share: float) -> float:
+    """Nearest-rank percentile of sorted ``values``."""
+    rank = max(math.ceil(share * len(values)), 1)
+    return values[rank - 1]
+
+
+def _stats(key: str, hours: Iterable[float]) -> DurationStats:
+    values = sorted(hours)
+    if not values:
+        return DurationStats(key, 0, None, None, None)
+    return DurationStats(key, len(values), round(statistics.fmean(values), 4), round(statistics.median(values), 4),
+                         round(_percentile(values, 0.9), 4))
+
+
+def _grouped(pairs: Iterable[tuple[str, float]]) -> list[DurationStats]:
+    groups: dict[str, list[float]] = defaultdict(list)
+    for key, value in pairs:
+        groups[key].append(value)
+    return [_stats(key, values) for key, values in sorted(groups.items())]
+
+
+def _hours(later: dt.datetime, earlier: dt.datetime) -> float:
+    return max((later - earlier).total_seconds(), 0.0) / 3600
+
+
+def flow_times(session: Session, filters: Filters | None = None, bucket: str = "mes") -> FlowTimes:
+    """Time per step and per procedure, cases' duration, and backlog (opened vs closed per period).
+
+    A step's time runs from the moment its task became ready to its completion
+    (``tarefa_concluida``). ``open_tasks.created_at`` is gone once the task is done, so the start is
+    the ``starts_at`` of the task's internal SLA when it has one (written when the task became ready),
+    else the previous event of the case that moved its workflow (:data:`ADVANCING_ACTIONS`, strictly
+    earlier), else the case's opening. Claims and releases do not count as a start. Here the period
+    filter applies to the completion time (steps), the closing time (cases' duration) and the
+    opening / closing time (backlog); ``kind`` does not apply.
+    """
+    filters = filters or Filters()
+    previous = aliased(AuditEvent)
+    sla = aliased(Deadline)
+    previous_at = (select(func.max(previous.at))
+                   .where(previous.case_id == AuditEvent.case_id, previous.at < AuditEvent.at,
+                          previous.action.in_(ADVANCING_ACTIONS))
+                   .correlate(AuditEvent).scalar_subquery())
+    started = func.coalesce(sla.starts_at, previous_at, Case.created_at)
+    query = (select(AuditEvent.task_spec, Case.process_id, AuditEvent.at, started.label("inicio"))
+             .join(Case, Case.id == AuditEvent.case_id)
+             .outerjoin(sla, and_(sla.task_id == AuditEvent.task_id, sla.kind == "interno"))
+             .where(AuditEvent.action == "tarefa_concluida")
+             .order_by(AuditEvent.id).limit(FLOW_ROW_LIMIT))
+    query = _case_filters(query, filters, AuditEvent.at)
+    steps = [(r.task_spec or "", r.process_id, _hours(r.at, r.inicio)) for r in session.execute(query)]
+    cases = select(Case.process_id, Case.created_at, Case.closed_at).where(Case.closed_at.is_not(None)).limit(
+        FLOW_ROW_LIMIT)
+    cases = _case_filters(cases, filters, Case.closed_at)
+    durations = [(r.process_id, _hours(r.closed_at, r.created_at)) for r in session.execute(cases)]
+    return FlowTimes(_grouped((s, h) for s, _p, h in steps), _grouped((p, h) for _s, p, h in steps),
+                     _grouped(durations), backlog(session, filters, bucket))
+
+
+def _case_filters(query: Select[Any], filters: Filters, moment: Any) -> Select[Any]:
+    if filters.unit is not None:
+        query = query.where(Case.unit == filters.unit)
+    if filters.process_id is not None:
+        query = query.where(Case.process_id == filters.process_id)
+    if filters.start is not None:
+        query = query.where(moment >= filters.start)
+    if filters.end is not None:
+        query = query.where(moment < filters.end)
+    return query
+
+
+def backlog(session: Session, filters: Filters | None = None, bucket: str = "mes") -> list[BacklogPoint]:
+    """Cases opened and closed per week or month (two ``GROUP BY`` queries)."""
+    filters = filters or Filters()
+
+    def per_period(column: Any) -> dict[str, int]:
+        key = period_bucket(session, column, bucket)
+        query = _case_filters(select(key.label("k"), func.count().label("n")).where(column.is_not(None)),
+                              filters, column).group_by(key)
+        return {row.k: int(row.n) for row in session.execute(query)}
+
+    opened, closed = per_period(Case.created_at), per_period(Case.closed_at)
+    return [BacklogPoint(key, opened.get(key, 0), closed.get(key, 0)) for key in sorted(set(opened) | set(closed))]
+
+
+def rows_as_dicts(rows: Iterable[_Row]) -> list[dict[str, Any]]:
+    """Any list of dashboard rows as dictionaries (CSV / JSON)."""
+    return [row.as_dict() for row in rows]
+
+
+__all__ = ["Filters", "ComplianceRow", "TrendPoint", "NowItem", "NowLists", "WaitingCount", "WaitingCase",
+           "DurationStats", "BacklogPoint", "FlowTimes", "compliance", "trend", "now_lists", "waiting_by_task",
+           "cases_waiting_on", "flow_times", "backlog", "period_bucket", "rows_as_dicts"]
