@@ -240,9 +240,11 @@ def period_bucket(session: Session, column: Any, bucket: str) -> ColumnElement[s
         unit = "week" if bucket == "semana" else "month"
         return func.to_char(func.date_trunc(unit, local), "YYYY-MM-DD")
     shift = f"{_utc_offset_hours():+d} hours"
+    # SQLite rounds fractional seconds to milliseconds: 23:59:59.999999 would become the next day.
+    seconds = func.substr(column, 1, 19)
     if bucket == "semana":
-        return func.date(column, shift, "weekday 0", "-6 days")
-    return func.strftime("%Y-%m-01", column, shift)
+        return func.date(seconds, shift, "weekday 0", "-6 days")
+    return func.strftime("%Y-%m-01", seconds, shift)
 
 
 def bucket_label(key: str | None, bucket: str) -> str:
