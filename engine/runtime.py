@@ -53,6 +53,7 @@ from engine.models import (
     Notification,
     OpenTask,
     ProcessDefinition,
+    User,
 )
 from engine.projections import (
     TaskInfo,
@@ -79,6 +80,7 @@ AUDIT = AuditEvent.__table__
 ATTACHMENTS = Attachment.__table__
 JOBS = ExternalJob.__table__
 NOTIFICATIONS = Notification.__table__
+USERS = User.__table__
 
 # Statements built once: the hot path only binds parameters (SQLAlchemy's statement building
 # and cache-key generation cost more than SQLite itself).
@@ -315,6 +317,30 @@ class Runtime:
             self._write_audit(conn, case_id, actor, [_Change(
                 "tarefa_liberada", f"Tarefa devolvida à fila: {open_task.title}", open_task.spec_name, task_id,
                 {"assignee_anterior": open_task.assignee})])
+
+    def reassign(self, case_id: int, task_id: str, to_username: str | None, actor: Actor, reason: str = "") -> None:
+        """A manager gives an open task to someone with its role (or back to the queue: ``None``)."""
+        if not actor.has_role("gestor"):
+            raise PermissionDenied("Só um gestor pode redistribuir tarefas.")
+        with self.db.begin() as conn:
+            open_task = self._open_task(conn, case_id, task_id)
+            if to_username is not None:
+                person = conn.execute(select(USERS.c.username, USERS.c.full_name, USERS.c.roles, USERS.c.active)
+                                      .where(USERS.c.username == to_username)).first()
+                if person is None or not person.active:
+                    raise NotFound(f"Pessoa “{to_username}” não encontrada ou inativa.")
+                roles = set((person.roles or "").split())
+                if open_task.role not in roles and "admin" not in roles:
+                    raise PermissionDenied(f"{person.full_name} não tem o papel “{open_task.role}” exigido pela "
+                                           f"tarefa “{open_task.title}”.")
+            if open_task.assignee == to_username:
+                return
+            conn.execute(update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id).values(assignee=to_username))
+            target = to_username or f"fila de {open_task.role}"
+            self._write_audit(conn, case_id, actor, [_Change(
+                "tarefa_redistribuida", f"Tarefa “{open_task.title}” redistribuída para {target}"
+                + (f": {reason.strip()}" if reason and reason.strip() else ""), open_task.spec_name, task_id,
+                {"de": open_task.assignee, "para": to_username, "motivo": reason})])
 
     def complete_task(self, case_id: int, task_id: str, actor: Actor, values: Mapping[str, str],
                       files: Mapping[str, UploadedFile] | None = None) -> CaseResult:

@@ -913,3 +913,27 @@ def test_a_script_that_fails_in_the_diagram_is_a_clear_error_and_nothing_is_save
     with runtime.Session() as session:
         [notice] = session.scalars(select(Notification).where(Notification.kind == "erro_procedimento")).all()
     assert notice.role == "admin" and notice.case_id == result.case_id and "1 / 0" not in notice.message
+
+
+def test_a_manager_reassigns_an_open_task_to_someone_with_its_role(
+        runtime: Runtime, atendente: Actor, atendente2: Actor, analista: Actor, complaint: dict[str, str]) -> None:
+    from engine.errors import PermissionDenied as Denied
+    from webapp.users import create_user
+
+    with runtime.Session.begin() as session:
+        create_user(session, "caio", "Caio Atendente", ["atendente"], "senha-segura-123")
+        create_user(session, "bia", "Bia Analista", ["analista"], "senha-segura-123")
+    gestor = Actor("gil", "Gil Gestor", frozenset({"gestor"}))
+    result = runtime.start_case(PROCESS, atendente, complaint)
+    task = result.open_tasks[0]
+    with pytest.raises(Denied, match="Só um gestor"):
+        runtime.reassign(result.case_id, task.task_id, "caio", atendente)
+    with pytest.raises(Denied, match="não tem o papel “atendente”"):
+        runtime.reassign(result.case_id, task.task_id, "bia", gestor)
+    runtime.reassign(result.case_id, task.task_id, "caio", gestor, "férias da Ana")
+    assert open_rows(runtime, result.case_id)[0].assignee == "caio"
+    runtime.reassign(result.case_id, task.task_id, None, gestor)
+    assert open_rows(runtime, result.case_id)[0].assignee is None
+    moves = [e for e in audit(runtime, result.case_id) if e.action == "tarefa_redistribuida"]
+    assert [(e.actor, e.details["para"]) for e in moves] == [("gil", "caio"), ("gil", None)]
+    assert "férias da Ana" in moves[0].description
