@@ -64,4 +64,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(incidents.bp)
+    from webapp import processes
+    app.register_blueprint(processes.bp)
     return app

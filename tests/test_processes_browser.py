@@ -1,0 +1,172 @@
+"""A real Chromium (Playwright) in the “Processos” workspace: open the Camunda modeler on the
+complaint procedure, rename a task on the canvas, save, validate, deploy; the case started before
+stays on version 1 and a new case starts on version 2. Screenshots go to ``test-artifacts/``."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from engine.actors import Actor
+from engine.models import Case
+from engine.runtime import Runtime
+from tests.web_helpers import PASSWORD
+from webapp import create_app
+from webapp.users import create_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+NEW_NAME = "Emitir CIP ao fornecedor (revisada)"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                       reason="Chromium não instalado (apt-get install chromium) — testes de navegador pulados"),
+]
+
+
+@pytest.fixture
+def live_server(runtime: Runtime) -> Iterator[str]:
+    with runtime.Session.begin() as session:
+        create_user(session, "paula", "Paula Processos", ["analista_processos"], PASSWORD)
+    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(live_server: str) -> Iterator:  # noqa: ANN401
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="pt-BR")
+        page = context.new_page()
+        page.set_default_timeout(15000)
+        page.base_url = live_server  # type: ignore[attr-defined]
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.js_errors = errors  # type: ignore[attr-defined]
+        yield page
+        context.close()
+        browser.close()
+
+
+def case_version(runtime: Runtime, case_id: int) -> int:
+    with runtime.Session() as session:
+        found = session.get(Case, case_id)
+        assert found is not None
+        return found.definition.version
+
+
+def test_analyst_renames_a_task_deploys_and_new_cases_use_the_new_version(
+        page, runtime: Runtime, complaint: dict[str, str]) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    atendente = Actor("ana", "Ana Atendente", frozenset({"atendente"}))
+    before = runtime.start_case("reclamacao", atendente, complaint)
+    base = page.base_url
+
+    page.goto(f"{base}/entrar")
+    page.fill("#username", "paula")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("nav >> text=Processos")
+    page.click("#processo-reclamacao >> button:has-text('Editar')")
+    page.wait_for_selector("#modelador[data-ready]")
+    assert page.get_attribute("#modelador", "data-ready") == "true", (page.js_errors, page.inner_text("main"))
+    assert page.locator("#painel .bio-properties-panel").count() == 1  # the properties panel is there
+
+    # Rename the task on the canvas: double-click opens direct editing, type, click away.
+    task = page.locator(".djs-element[data-element-id='emitir_cip']").first
+    task.dblclick()
+    editor = page.locator(".djs-direct-editing-parent")
+    editor.wait_for(state="visible")
+    page.keyboard.press("Control+A")
+    page.keyboard.type(NEW_NAME)
+    page.locator("#canvas svg").first.click(position={"x": 5, "y": 5})
+    name = page.evaluate("() => window.proconModeler.get('elementRegistry').get('emitir_cip').businessObject.name")
+    assert name == NEW_NAME
+    # The properties panel shows the Camunda attributes the engine reads.
+    task.click()
+    page.wait_for_selector("#painel .bio-properties-panel-header-label")
+    page.screenshot(path=str(ARTIFACTS / "processos-modelador.png"), full_page=True)
+
+    page.click("#btn-salvar")
+    page.wait_for_function("document.getElementById('modelador-status').textContent.includes('salvo')")
+    page.click("#btn-validar")
+    page.wait_for_selector("#modelador[data-validated]")
+    assert page.get_attribute("#modelador", "data-validated") == "ok", page.inner_text("#problemas")
+    assert "Nenhum problema encontrado" in page.inner_text("#modelador-status")
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#btn-implantar")
+    page.wait_for_url(f"{base}/processos/")
+    assert "Versão 2 implantada" in page.inner_text("main")
+    current = page.locator("#processo-reclamacao tr.versao-atual")
+    assert current.get_attribute("data-versao") == "2"
+
+    # Running cases keep their version; new cases start on the new one.
+    after = runtime.start_case("reclamacao", atendente, complaint)
+    assert case_version(runtime, before.case_id) == 1
+    assert case_version(runtime, after.case_id) == 2
+    page.reload()
+    assert page.locator("#processo-reclamacao tr[data-versao='1'] .casos-total").inner_text() == "1"
+    assert page.locator("#processo-reclamacao tr[data-versao='2'] .casos-total").inner_text() == "1"
+
+    # The comparison shows the renamed task as changed, on the diagram and in the table.
+    page.click("#processo-reclamacao >> button:has-text('Comparar')")
+    page.wait_for_selector("#comparacao[data-rendered]")
+    assert page.get_attribute("#diagrama-a", "data-rendered") == "true"
+    assert page.get_attribute("#diagrama-b", "data-rendered") == "true"
+    assert page.locator("#diagrama-b .djs-element.diff-changed[data-element-id='emitir_cip']").count() == 1
+    assert page.locator("#diagrama-a .djs-element.diff-changed[data-element-id='emitir_cip']").count() == 1
+    assert NEW_NAME in page.inner_text("tr.diferenca-alterado[data-elemento='emitir_cip']")
+    page.screenshot(path=str(ARTIFACTS / "processos-comparacao.png"), full_page=True)
+    assert page.js_errors == []
+
+
+def test_validation_problems_are_marked_on_the_diagram(page, runtime: Runtime) -> None:  # noqa: ANN001
+    base = page.base_url
+    page.goto(f"{base}/entrar")
+    page.fill("#username", "paula")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{base}/processos/")
+    page.click("#processo-reclamacao >> button:has-text('Editar')")
+    page.wait_for_selector("#modelador[data-ready='true']")
+    # Break the script of "Registrar ausência de resposta" through the modeler's model API.
+    page.evaluate("""() => {
+        const m = window.proconModeler;
+        const el = m.get('elementRegistry').get('registrar_sem_resposta');
+        m.get('modeling').updateProperties(el, {script: 'cip_respondida = = False'});
+    }""")
+    page.click("#btn-validar")
+    page.wait_for_selector("#modelador[data-validated]")
+    assert page.get_attribute("#modelador", "data-validated") == "problems"
+    item = page.locator("#problemas-lista li[data-elemento='registrar_sem_resposta']").first
+    assert item.count() == 1
+    assert page.locator(".djs-element.processos-problema[data-element-id='registrar_sem_resposta']").count() == 1
+    item.locator("button").click()
+    selected = page.evaluate("() => window.proconModeler.get('selection').get().map(e => e.id)")
+    assert selected == ["registrar_sem_resposta"]
+    page.screenshot(path=str(ARTIFACTS / "processos-validacao.png"), full_page=True)
+    # Deploying shows the same problems and deploys nothing.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#btn-implantar")
+    page.wait_for_selector("#modelador-erro:not([hidden])")
+    assert "nada foi implantado" in page.inner_text("#modelador-erro")
+    from engine.versioning import ProcessCatalog
+
+    assert ProcessCatalog(runtime).definition("reclamacao").version == 1

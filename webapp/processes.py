@@ -1,0 +1,278 @@
+"""“Processos”: the process analysts' workspace — catalogue of procedures and versions, the BPMN
+modeler (Camunda 7 bpmn-js with its properties panel) over drafts, validation shown on the diagram,
+deploy, rollback, comparison of versions and upload / download of ``.bpmn`` files.
+
+The rules live in :class:`engine.versioning.ProcessCatalog`; these views only translate requests
+and errors (JSON ``{"erro": "..."}`` with a 4xx status for the modeler's calls, flash messages for
+the catalogue's forms), always in Portuguese.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from engine.errors import ConflictError, DefinitionError, EngineError, NotFound, PermissionDenied
+from engine.validation import Problem
+from engine.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, ProcessCatalog
+from webapp.auth import role_required
+from webapp.runtime_access import runtime
+
+bp = Blueprint("processes", __name__, url_prefix="/processos")
+
+ROLES = (ANALYST_ROLE, "admin")
+#: Largest upload accepted by this workspace (a diagram is at most 5 MB; a little room for the form).
+MAX_UPLOAD_BYTES = MAX_DRAFT_BYTES + 64 * 1024
+TOO_LARGE = (f"O arquivo enviado é grande demais: um diagrama .bpmn pode ter no máximo "
+             f"{MAX_DRAFT_BYTES // (1024 * 1024)} MB. Nada foi salvo; envie um arquivo menor.")
+
+
+def catalog() -> ProcessCatalog:
+    return ProcessCatalog(runtime())
+
+
+def _wants_json() -> bool:
+    return request.is_json or request.accept_mimetypes.best == "application/json" or \
+        request.path.endswith(("/xml", "/salvar", "/validar", "/implantar"))
+
+
+def json_error(message: str, status: int, **extra: Any) -> tuple[Response, int]:
+    return jsonify({"erro": message, **extra}), status
+
+
+def _problem(problem: Problem) -> dict[str, Any]:
+    return {"arquivo": problem.file, "elemento": problem.element_id, "linha": problem.line,
+            "mensagem": problem.message}
+
+
+@bp.url_value_preprocessor
+def limit_upload_size(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    # Per-request limit, below the app's MAX_CONTENT_LENGTH: a diagram never needs more. Set here
+    # (URL preprocessors run before any before_request hook) so that it holds before CSRFProtect
+    # reads the form.
+    request.max_content_length = MAX_UPLOAD_BYTES
+
+
+@bp.errorhandler(RequestEntityTooLarge)
+def too_large(_error: Any) -> Any:
+    if _wants_json():
+        return json_error(TOO_LARGE, 413)
+    return render_template("erro.html", titulo="Arquivo grande demais", mensagem=TOO_LARGE), 413
+
+
+# -- catalogue ---------------------------------------------------------------------------------------
+@bp.route("/")
+@role_required(*ROLES)
+def index() -> Any:
+    return render_template("processes_catalog.html", processes=catalog().catalog(), max_mb=MAX_DRAFT_BYTES // 2**20)
+
+
+@bp.route("/<process_id>/editar", methods=["POST"])
+@role_required(*ROLES)
+def edit(process_id: str) -> Any:
+    try:
+        draft = catalog().draft_from_version(process_id, g.actor)
+    except (EngineError, ValueError) as error:
+        flash(str(error), "erro")
+        return redirect(url_for("processes.index"))
+    return redirect(url_for("processes.modeler", draft_id=draft.id))
+
+
+@bp.route("/enviar", methods=["POST"])
+@role_required(*ROLES)
+def upload() -> Any:
+    upload_file = request.files.get("arquivo")
+    if upload_file is None or not upload_file.filename:
+        flash("Escolha um arquivo .bpmn para enviar.", "erro")
+        return redirect(url_for("processes.index"))
+    if not upload_file.filename.lower().endswith((".bpmn", ".xml")):
+        flash("O arquivo precisa ter a extensão .bpmn.", "erro")
+        return redirect(url_for("processes.index"))
+    content = upload_file.read(MAX_DRAFT_BYTES + 1)
+    if len(content) > MAX_DRAFT_BYTES:
+        flash(TOO_LARGE, "erro")
+        return redirect(url_for("processes.index"))
+    process_id = (request.form.get("processo") or "").strip() or upload_file.filename.rsplit(".", 1)[0]
+    try:
+        draft = catalog().save_draft(process_id, content, g.actor)
+    except (EngineError, ValueError) as error:
+        flash(f"O arquivo não foi salvo: {error}", "erro")
+        return redirect(url_for("processes.index"))
+    flash(f"Arquivo “{upload_file.filename}” salvo como rascunho {draft.id} de '{process_id}'.", "sucesso")
+    return redirect(url_for("processes.modeler", draft_id=draft.id))
+
+
+@bp.route("/<process_id>/reverter", methods=["POST"])
+@role_required(*ROLES)
+def rollback(process_id: str) -> Any:
+    version_text = request.form.get("versao", "")
+    if not version_text.isdigit():
+        flash("Escolha a versão para a qual reverter.", "erro")
+        return redirect(url_for("processes.index"))
+    try:
+        definition = catalog().rollback(process_id, int(version_text), g.actor)
+    except EngineError as error:
+        flash(str(error), "erro")
+        return redirect(url_for("processes.index"))
+    flash(f"Versão {definition.version} implantada: reversão para o conteúdo da versão {version_text}. "
+          "Os casos em andamento continuam nas versões em que começaram.", "sucesso")
+    return redirect(url_for("processes.index"))
+
+
+@bp.route("/rascunhos/<int:draft_id>/descartar", methods=["POST"])
+@role_required(*ROLES)
+def discard(draft_id: int) -> Any:
+    try:
+        catalog().discard_draft(draft_id, g.actor)
+    except EngineError as error:
+        flash(str(error), "erro")
+    else:
+        flash(f"Rascunho {draft_id} descartado.", "sucesso")
+    return redirect(url_for("processes.index"))
+
+
+# -- downloads ---------------------------------------------------------------------------------------
+def _bpmn_download(xml: str, filename: str) -> Response:
+    return Response(xml, mimetype="application/xml",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+@bp.route("/<process_id>/versoes/<int:version>/baixar")
+@role_required(*ROLES)
+def download_version(process_id: str, version: int) -> Any:
+    try:
+        definition = catalog().definition(process_id, version)
+    except NotFound:
+        abort(404)
+    return _bpmn_download(definition.bpmn_xml, f"{process_id}-v{version}.bpmn")
+
+
+@bp.route("/<process_id>/versoes/<int:version>/diagrama")
+@role_required(*ROLES)
+def version_xml(process_id: str, version: int) -> Any:
+    try:
+        definition = catalog().definition(process_id, version)
+    except NotFound:
+        abort(404)
+    return Response(definition.bpmn_xml, mimetype="application/xml")
+
+
+@bp.route("/rascunhos/<int:draft_id>/baixar")
+@role_required(*ROLES)
+def download_draft(draft_id: int) -> Any:
+    try:
+        draft = catalog().draft(draft_id)
+    except NotFound:
+        abort(404)
+    return _bpmn_download(draft.bpmn_xml, f"{draft.process_id}-rascunho-{draft.id}.bpmn")
+
+
+# -- modeler -----------------------------------------------------------------------------------------
+@bp.route("/rascunhos/<int:draft_id>")
+@role_required(*ROLES)
+def modeler(draft_id: int) -> Any:
+    try:
+        draft = catalog().draft(draft_id)
+    except NotFound:
+        abort(404)
+    if draft.status != "rascunho":
+        flash(f"O rascunho {draft.id} já foi {draft.status}; abra um novo a partir da versão atual.", "erro")
+        return redirect(url_for("processes.index"))
+    return render_template("processes_modeler.html", draft=draft)
+
+
+@bp.route("/rascunhos/<int:draft_id>/xml")
+@role_required(*ROLES)
+def draft_xml(draft_id: int) -> Any:
+    try:
+        draft = catalog().draft(draft_id)
+    except NotFound as error:
+        return json_error(str(error), 404)
+    return jsonify({"rascunho": draft.id, "processo": draft.process_id, "nome": draft.name,
+                    "situacao": draft.status, "xml": draft.bpmn_xml})
+
+
+def _xml_from_request() -> str:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict) or not isinstance(data.get("xml"), str) or not data["xml"].strip():
+        raise DraftError("Envie o diagrama como JSON: {\"xml\": \"<bpmn:definitions ...>\"}.")
+    return data["xml"]
+
+
+def _save(draft_id: int) -> Any:
+    draft = catalog().draft(draft_id)
+    return catalog().save_draft(draft.process_id, _xml_from_request(), g.actor, draft_id=draft_id)
+
+
+def _engine_error(error: EngineError) -> tuple[Response, int]:
+    if isinstance(error, NotFound):
+        return json_error(str(error), 404)
+    if isinstance(error, PermissionDenied):
+        return json_error(str(error), 403)
+    if isinstance(error, ConflictError):
+        return json_error(str(error), 409)
+    return json_error(str(error), 400)
+
+
+@bp.route("/rascunhos/<int:draft_id>/salvar", methods=["POST"])
+@role_required(*ROLES)
+def save(draft_id: int) -> Any:
+    try:
+        draft = _save(draft_id)
+    except EngineError as error:
+        return _engine_error(error)
+    return jsonify({"ok": True, "mensagem": f"Rascunho {draft.id} salvo.", "rascunho": draft.id})
+
+
+@bp.route("/rascunhos/<int:draft_id>/validar", methods=["POST"])
+@role_required(*ROLES)
+def validate(draft_id: int) -> Any:
+    try:
+        if request.get_json(silent=True):
+            _save(draft_id)
+        problems = catalog().validate_draft(draft_id)
+    except EngineError as error:
+        return _engine_error(error)
+    message = ("Nenhum problema encontrado: o rascunho pode ser implantado." if not problems else
+               f"{len(problems)} problema{'s' if len(problems) != 1 else ''} encontrado"
+               f"{'s' if len(problems) != 1 else ''}.")
+    return jsonify({"ok": not problems, "mensagem": message, "problemas": [_problem(p) for p in problems]})
+
+
+@bp.route("/rascunhos/<int:draft_id>/implantar", methods=["POST"])
+@role_required(*ROLES)
+def deploy(draft_id: int) -> Any:
+    try:
+        if request.get_json(silent=True):
+            _save(draft_id)
+        definition = catalog().deploy_draft(draft_id, g.actor)
+    except DefinitionError as error:
+        return json_error("O rascunho tem problemas e nada foi implantado. Corrija-os e tente de novo.", 422,
+                          problemas=[_problem(p) for p in error.problems])
+    except EngineError as error:
+        return _engine_error(error)
+    flash(f"Versão {definition.version} implantada: novos casos de “{definition.name}” começam nela; "
+          "os casos em andamento continuam nas versões em que começaram.", "sucesso")
+    return jsonify({"ok": True, "versao": definition.version, "mensagem": f"Versão {definition.version} implantada.",
+                    "destino": url_for("processes.index")})
+
+
+# -- comparison --------------------------------------------------------------------------------------
+@bp.route("/<process_id>/comparar")
+@role_required(*ROLES)
+def compare(process_id: str) -> Any:
+    a_text, b_text = request.args.get("a", ""), request.args.get("b", "")
+    if not (a_text.isdigit() and b_text.isdigit()):
+        flash("Escolha duas versões para comparar.", "erro")
+        return redirect(url_for("processes.index"))
+    a, b = int(a_text), int(b_text)
+    try:
+        comparison = catalog().compare_versions(process_id, a, b)
+        name = catalog().definition(process_id).name
+    except EngineError as error:
+        flash(str(error), "erro")
+        return redirect(url_for("processes.index"))
+    return render_template("processes_compare.html", process_id=process_id, name=name, a=a, b=b,
+                           comparison=comparison, data=comparison.to_dict())
