@@ -54,7 +54,18 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     csrf.init_app(app)
 
-    from webapp import auth, calendar_admin, cases, documents, errors, filters, inbox, incidents
+    from webapp import (
+        auth,
+        calendar_admin,
+        cases,
+        dashboard,
+        documents,
+        errors,
+        filters,
+        inbox,
+        incidents,
+        processes,
+    )
 
     filters.register(app)
     errors.register(app)
@@ -64,6 +75,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(incidents.bp)
-    from webapp import processes
+    app.register_blueprint(dashboard.bp)
     app.register_blueprint(processes.bp)
     return app
