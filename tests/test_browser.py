@@ -134,3 +134,42 @@ def test_every_procedure_opens_in_bpmn_js_without_warnings(diagram: str) -> None
     assert result["warnings"] == []
     assert result["shapes"] > 5
     assert result["overlapping"] == []  # tasks, events and gateways do not sit on each other
+
+
+def test_manager_sees_the_chart_and_the_waiting_counts_over_the_diagram(runtime: Runtime, live_server: str,
+                                                                        complaint: dict[str, str]) -> None:
+    """The Painel in a real browser: Chart.js draws the compliance chart and bpmn-js shows, over
+    each task, how many cases wait there and how many are overdue."""
+    import datetime as dt
+
+    from playwright.sync_api import sync_playwright
+
+    from engine import clock
+    from engine.actors import Actor
+
+    atendente = Actor("ana", "Ana Atendente", frozenset({"atendente"}))
+    for index in range(3):
+        runtime.start_case("reclamacao", atendente, dict(complaint, consumidor_nome=f"Consumidor {index}"))
+    with runtime.Session.begin() as session:
+        create_user(session, "gil", "Gil Gestor", ["gestor"], PASSWORD)
+    clock.set_clock(clock.FrozenClock(clock.now() + dt.timedelta(days=10)))  # the preliminary contacts are late
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
+                                                                              "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="pt-BR")
+        page.set_default_timeout(15000)
+        page.goto(f"{live_server}/entrar")
+        page.fill("#username", "gil")
+        page.fill("#password", PASSWORD)
+        page.click("button[type=submit]")
+        page.goto(f"{live_server}/painel/?processo=reclamacao")
+        page.wait_for_selector("#diagrama-espera[data-rendered]")
+        assert page.get_attribute("#diagrama-espera", "data-rendered") == "true"
+        overlay = page.locator("#diagrama-espera .djs-overlay a").filter(has_text="aguardando").first
+        assert "3 aguardando" in overlay.inner_text() and "3 atrasado" in overlay.inner_text()
+        drawn = page.evaluate("() => !!Chart.getChart(document.getElementById('grafico-conformidade'))")
+        assert drawn
+        assert "Atendimento preliminar" in page.inner_text("#agora")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "painel.png"), full_page=True)
+        browser.close()
