@@ -191,5 +191,19 @@ def bench_deadlines(pending: int, burst: int, outage: int, workers: int | None, 
     click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
 
 
+@bench.command("dashboard", help="Painel, caixa de entrada e página do caso com o histórico de um estado.")
+@click.option("--cases", default=1_000_000, type=int, show_default=True, help="Casos sintéticos gerados.")
+@click.option("--repeat", default=3, type=int, show_default=True, help="Repetições de cada consulta do painel.")
+@click.option("--samples", default=200, type=int, show_default=True,
+              help="Amostras da caixa de entrada e da página do caso.")
+@click.option("--json", "as_json", is_flag=True, help="Imprime só o objeto JSON.")
+@click.option("--database-url", envvar="DATABASE_URL", default=None, help="Use um banco só para a medição.")
+def bench_dashboard(cases: int, repeat: int, samples: int, as_json: bool, database_url: str | None) -> None:
+    from webapp.bench_dashboard import run_dashboard_bench
+
+    result = run_dashboard_bench(cases, database_url, progress=not as_json, repeat=repeat, samples=samples)
+    click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
+
+
 if __name__ == "__main__":
     main()
