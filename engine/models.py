@@ -154,7 +154,8 @@ class Deadline(Base):
     SLA (``kind`` "interno"). ``fired_at`` once a timer went off; ``met_at`` once the work was done."""
 
     __tablename__ = "deadlines"
-    __table_args__ = (Index("ix_deadlines_pending", "fired_at", "due_at"),)
+    __table_args__ = (Index("ix_deadlines_pending", "fired_at", "due_at"),
+                      Index("ix_deadlines_unit_due", "unit", "due_at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
@@ -258,6 +259,7 @@ class AuditEvent(Base):
     """Every change to a case, written in the same transaction as the change."""
 
     __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_case_at", "case_id", "at"), Index("ix_audit_action_at", "action", "at"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)

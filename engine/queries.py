@@ -8,11 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from engine.models import Attachment, AuditEvent, Case, Deadline, Document, ExternalJob, Notification, OpenTask
 
 ROLE_ADMIN = "admin"
+
+
+#: Lists show the case's protocol and title only: never load its (large) workflow state.
+_CASE_FOR_LISTS = joinedload(OpenTask.case).load_only(Case.id, Case.protocol, Case.title, Case.unit, Case.status)
 
 
 def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
@@ -20,17 +24,21 @@ def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
     return query.order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id)
 
 
-def my_tasks(session: Session, username: str) -> list[OpenTask]:
-    return list(session.scalars(_by_due_date(select(OpenTask).where(OpenTask.assignee == username))))
+def my_tasks(session: Session, username: str, limit: int = 500) -> list[OpenTask]:
+    query = select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.assignee == username)
+    return list(session.scalars(_by_due_date(query).limit(limit)))
 
 
-def group_queue(session: Session, roles: Iterable[str]) -> list[OpenTask]:
-    """Unassigned tasks of the given roles (all roles for an admin)."""
+def group_queue(session: Session, roles: Iterable[str], unit: str | None = None, limit: int = 200) -> list[OpenTask]:
+    """Unassigned tasks of the given roles (all roles for an admin) in ``unit`` (every unit: None),
+    the most urgent first, at most ``limit`` of them."""
     roles = set(roles)
-    query = select(OpenTask).where(OpenTask.assignee.is_(None))
+    query = select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.assignee.is_(None))
     if ROLE_ADMIN not in roles:
         query = query.where(OpenTask.role.in_(roles))
-    return list(session.scalars(_by_due_date(query)))
+    if unit is not None:
+        query = query.where(OpenTask.case_id.in_(select(Case.id).where(Case.unit == unit)))
+    return list(session.scalars(_by_due_date(query).limit(limit)))
 
 
 def open_task(session: Session, task_id: str) -> OpenTask | None:

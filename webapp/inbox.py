@@ -58,7 +58,8 @@ def index() -> Any:
 def tasks() -> Any:
     session = db_session()
     return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
-                           queue=queries.group_queue(session, g.actor.roles),
+                           queue=queries.group_queue(session, g.actor.roles,
+                                                     None if "admin" in g.actor.roles else g.user.unit),
                            notices=queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit))
 
 
