@@ -13,10 +13,12 @@ from collections.abc import Callable
 UTC = _dt.UTC
 
 
-def _system_now() -> _dt.datetime:
+def system_now() -> _dt.datetime:
+    """The machine's wall-clock time, whatever clock the engine runs on (benchmarks build theirs on it)."""
     return _dt.datetime.now(UTC)
 
 
+_system_now = system_now
 _source: Callable[[], _dt.datetime] = _system_now
 
 
@@ -51,6 +53,16 @@ class FrozenClock:
 
     def set(self, moment: _dt.datetime) -> None:
         self.current = moment.astimezone(UTC)
+
+
+class OffsetClock:
+    """Real time shifted by a fixed offset: time keeps running, from another starting point."""
+
+    def __init__(self, offset: _dt.timedelta) -> None:
+        self.offset = offset
+
+    def __call__(self) -> _dt.datetime:
+        return system_now() + self.offset
 
 
 class _EngineDatetime(_dt.datetime):

@@ -42,16 +42,6 @@ CASES, DEADLINES, OPEN_TASKS = Case.__table__, Deadline.__table__, OpenTask.__ta
 CHUNK = 5000
 
 
-class OffsetClock:
-    """Real time shifted by a fixed offset: deadlines fall due "now" while time keeps running."""
-
-    def __init__(self, offset: dt.timedelta) -> None:
-        self.offset = offset
-
-    def __call__(self) -> dt.datetime:
-        return dt.datetime.now(dt.UTC) + self.offset  # the benchmark's own clock source
-
-
 def _bar(enabled: bool, length: int, label: str) -> Any:
     if enabled:
         return click.progressbar(length=length, label=label, file=click.get_text_stream("stderr"), show_pos=True)
@@ -218,7 +208,7 @@ def _measure(runtime: Runtime, url: str, database: str, pending: int, burst: int
              progress: bool) -> dict[str, Any]:
     # The template case and the clones are created 30 days in the past: their CIP timers (10 days)
     # fall due before "now", at instants the benchmark chooses.
-    clock.set_clock(clock.FrozenClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=30)))  # benchmark clock
+    clock.set_clock(clock.FrozenClock(clock.system_now() - dt.timedelta(days=30)))
     template = _template_case(runtime)
     snapshot = _snapshot(runtime, template)
     with _bar(progress, pending, "prazos pendentes") as bar:
@@ -231,23 +221,23 @@ def _measure(runtime: Runtime, url: str, database: str, pending: int, burst: int
         total_pending = conn.scalar(select(func.count()).select_from(DEADLINES).where(DEADLINES.c.fired_at.is_(None)))
 
     # 2. The burst: all due at one instant T; the clock is put at T and runs at real speed.
-    due_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(days=1)
+    due_at = clock.system_now().replace(microsecond=0) - dt.timedelta(days=1)
     with _bar(progress, burst, "rajada de prazos") as bar:
         burst_ids = _clone_cases(runtime, snapshot, [due_at] * burst, "RAJADA", bar)
-    burst_clock = OffsetClock(due_at - dt.datetime.now(dt.UTC))
+    burst_clock = clock.OffsetClock(due_at - clock.system_now())
     clock.set_clock(burst_clock)
     runtime.db.dispose()  # the worker processes are forked: they must not inherit open connections
     burst_seconds = _run_workers(url, workers, burst_clock, timeout_s=3600)
     lags = _lags(runtime, burst_ids)
 
     # 3. One hour down: C timers fell due evenly over the last hour; a worker catches up.
-    now = dt.datetime.now(dt.UTC)
+    now = clock.system_now()
     dues = [now - dt.timedelta(hours=1) + dt.timedelta(seconds=3600 * i / max(1, outage)) for i in range(outage)]
     with _bar(progress, outage, "prazos vencidos durante a parada") as bar:
         outage_ids = _clone_cases(runtime, snapshot, dues, "PARADA", bar)
-    clock.set_clock(OffsetClock(dt.timedelta(seconds=1)))
+    clock.set_clock(clock.OffsetClock(dt.timedelta(seconds=1)))
     runtime.db.dispose()
-    catchup_seconds = _run_workers(url, workers, OffsetClock(dt.timedelta(seconds=1)), timeout_s=3600)
+    catchup_seconds = _run_workers(url, workers, clock.OffsetClock(dt.timedelta(seconds=1)), timeout_s=3600)
     fired_after_outage = len(_lags(runtime, outage_ids))
 
     return {
