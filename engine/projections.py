@@ -64,6 +64,7 @@ def _counted(task: Task) -> dict[str, Any]:
 
 
 def _moment(value: Any) -> dt.datetime | None:
+    """An ISO string kept in a task's internal data as an aware UTC datetime (naive means UTC)."""
     if not isinstance(value, str):
         return None
     moment = dt.datetime.fromisoformat(value)
@@ -80,11 +81,7 @@ def task_role(task_spec: Any) -> str | None:
 
 def timer_due(task: Task) -> dt.datetime | None:
     """When a waiting timer task goes off (SpiffWorkflow keeps it as an ISO string)."""
-    value = task._get_internal_data("event_value")
-    if not isinstance(value, str):
-        return None
-    moment = dt.datetime.fromisoformat(value)
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+    return _moment(task._get_internal_data("event_value"))
 
 
 @dataclass(frozen=True)
