@@ -3,27 +3,18 @@ with the current task highlighted. Screenshots go to ``test-artifacts/``."""
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine.runtime import Runtime
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
 from tests.web_helpers import PASSWORD
 from webapp import create_app
 from webapp.users import create_user
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="Chromium não instalado (apt-get install chromium) — testes de navegador pulados"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -31,12 +22,8 @@ def live_server(runtime: Runtime) -> Iterator[str]:
     with runtime.Session.begin() as session:
         create_user(session, "ana", "Ana Atendente", ["atendente"], PASSWORD)
     app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with served(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -44,10 +31,7 @@ def page(live_server: str) -> Iterator:  # noqa: ANN401
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pt-BR")
         page = context.new_page()
         page.set_default_timeout(15000)
@@ -107,8 +91,7 @@ def test_every_procedure_opens_in_bpmn_js_without_warnings(diagram: str) -> None
     root = Path(__file__).resolve().parent.parent
     xml = (root / "workflows" / diagram).read_text(encoding="utf-8")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                                                              "--disable-background-networking"])
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.set_content('<div id="canvas" style="width:1600px;height:900px"></div>')
         page.add_script_tag(path=str(root / "webapp/static/vendor/bpmn-js/bpmn-navigated-viewer.production.min.js"))
@@ -154,8 +137,7 @@ def test_manager_sees_the_chart_and_the_waiting_counts_over_the_diagram(runtime:
         create_user(session, "gil", "Gil Gestor", ["gestor"], PASSWORD)
     clock.set_clock(clock.FrozenClock(clock.now() + dt.timedelta(days=10)))  # the preliminary contacts are late
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu",
-                                                                              "--disable-background-networking"])
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="pt-BR")
         page.set_default_timeout(15000)
         page.goto(f"{live_server}/entrar")

@@ -4,30 +4,21 @@ stays on version 1 and a new case starts on version 2. Screenshots go to ``test-
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from engine.actors import Actor
 from engine.models import Case
 from engine.runtime import Runtime
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
 from tests.web_helpers import PASSWORD
 from webapp import create_app
 from webapp.users import create_user
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 NEW_NAME = "Emitir CIP ao fornecedor (revisada)"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                       reason="Chromium não instalado (apt-get install chromium) — testes de navegador pulados"),
-]
+pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
@@ -35,12 +26,8 @@ def live_server(runtime: Runtime) -> Iterator[str]:
     with runtime.Session.begin() as session:
         create_user(session, "paula", "Paula Processos", ["analista_processos"], PASSWORD)
     app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    with served(app) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -48,10 +35,7 @@ def page(live_server: str) -> Iterator:  # noqa: ANN401
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"])
+        browser = launch(playwright)
         context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="pt-BR")
         page = context.new_page()
         page.set_default_timeout(15000)
