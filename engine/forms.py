@@ -633,3 +633,19 @@ def validate_submission(
         except _Invalid as exc:
             result.errors[name] = str(exc)
     return result
+
+
+def canonical_cpf(value: str) -> str | None:
+    """A CPF written the way forms store it (``000.000.000-00``), or ``None`` when it is not valid."""
+    try:
+        return _clean_cpf(value.strip())
+    except _Invalid:
+        return None
+
+
+def canonical_cnpj(value: str) -> str | None:
+    """A CNPJ (numeric or alphanumeric) written the way forms store it, or ``None`` when it is not valid."""
+    try:
+        return _clean_cnpj(value.strip())
+    except _Invalid:
+        return None

@@ -1,11 +1,17 @@
-"""The agency's roles and how BPMN lanes map onto them."""
+"""The agency's roles, the parties' roles, and how BPMN lanes map onto them.
+
+Staff roles are given to agency users. The two party roles (``consumidor``, ``fornecedor``) are lanes
+in the same diagrams: a task in those lanes is done by the case's own consumer or supplier through
+the portal or the API, or registered on their behalf by staff (a reply that came by post, say) —
+:func:`may_perform` says who may act on a task of a given role.
+"""
 
 from __future__ import annotations
 
 import unicodedata
 
-#: Role code -> label shown to people.
-ROLES: dict[str, str] = {
+#: Staff role code -> label shown to people.
+STAFF_ROLES: dict[str, str] = {
     "atendente": "Atendente",
     "analista": "Analista",
     "conciliador": "Conciliador",
@@ -15,6 +21,32 @@ ROLES: dict[str, str] = {
     "analista_processos": "Analista de processos",
     "admin": "Administrador",
 }
+
+#: Party role code -> label. Never given to agency users: portal accounts act in these lanes.
+PARTY_ROLES: dict[str, str] = {
+    "consumidor": "Consumidor",
+    "fornecedor": "Fornecedor",
+}
+
+#: Every role a lane or a candidate group may name.
+ROLES: dict[str, str] = {**STAFF_ROLES, **PARTY_ROLES}
+
+#: Staff who may register a party's answer on the party's behalf (it came by post, by phone, in person).
+PARTY_PROXIES: dict[str, frozenset[str]] = {
+    "consumidor": frozenset({"atendente", "conciliador"}),
+    "fornecedor": frozenset({"atendente", "analista"}),
+}
+
+
+def may_perform(roles: frozenset[str], role: str | None) -> bool:
+    """Whether someone with ``roles`` may take or complete a task of ``role``.
+
+    For a party role this only says the person may act *as that kind of party*; whether they are
+    *this case's* party is checked against the case's parties (:mod:`engine.parties`).
+    """
+    if role is None or "admin" in roles or role in roles:
+        return True
+    return bool(roles & PARTY_PROXIES.get(role, frozenset()))
 
 
 def _normalise(text: str) -> str:

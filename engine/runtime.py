@@ -55,6 +55,7 @@ from engine.models import (
     ProcessDefinition,
     User,
 )
+from engine.parties import may_work_on, write_case_parties
 from engine.projections import (
     TaskInfo,
     TimerInfo,
@@ -289,7 +290,7 @@ class Runtime:
         """Take an open task from the role queue into ``actor``'s own list."""
         with self.db.begin() as conn:
             open_task = self._open_task(conn, case_id, task_id)
-            if not actor.has_role(open_task.role):
+            if not may_work_on(conn, case_id, actor, open_task.role):
                 raise PermissionDenied(f"A tarefa '{open_task.title}' é do papel '{open_task.role}', "
                                        "que você não tem.")
             if open_task.assignee == actor.username:
@@ -357,7 +358,7 @@ class Runtime:
             if row.assignee and row.assignee != actor.username:
                 raise PermissionDenied(f"A tarefa '{row.title}' está com {row.assignee}. "
                                        "Peça para liberá-la antes de concluir.")
-            if not actor.has_role(row.role):
+            if not may_work_on(conn, case_id, actor, row.role):
                 raise PermissionDenied(f"A tarefa '{row.title}' é do papel '{row.role}', que você não tem.")
             loaded = self._checkout(conn, case_id, row.version)
             try:
@@ -611,9 +612,11 @@ class Runtime:
 
     @staticmethod
     def _require_role(actor: Actor, task: Task) -> None:
-        role = task_role(task.task_spec)
-        if role and not actor.has_role(role):
-            raise PermissionDenied(f"A tarefa '{task.task_spec.bpmn_name}' é do papel '{role}', que você não tem.")
+        groups = task.task_spec.extensions.get("candidateGroups") or ""
+        roles = [g.strip() for g in groups.split(",") if g.strip()] or [task_role(task.task_spec)]
+        if not any(actor.may_perform(role) for role in roles):
+            raise PermissionDenied(f"A tarefa '{task.task_spec.bpmn_name}' é do papel '{roles[0]}', "
+                                   "que você não tem.")
 
     def _validate(self, task: Task, values: Mapping[str, str], files: Mapping[str, UploadedFile] | None
                   ) -> dict[str, Any]:
@@ -697,6 +700,8 @@ class Runtime:
             # The version check comes first: a concurrent command loses here, before touching anything else.
             if conn.execute(statement, params).rowcount != 1:
                 raise _StaleCase()
+            if data != loaded.data:
+                write_case_parties(conn, loaded.case_id, data, loaded.data)
             for fired in self._write_deadlines(conn, loaded, timers, now):
                 changes.append(_Change("prazo_vencido", f"Prazo vencido: {fired.name}", fired.spec_name,
                                        fired.task_id, {"due_at": fired.due_at.isoformat()}, actor=SYSTEM))

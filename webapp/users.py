@@ -8,12 +8,12 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.actors import Actor
 from engine.models import User
-from engine.roles import ROLES
+from engine.roles import STAFF_ROLES
 
 
 def create_user(session: Session, username: str, full_name: str, roles: list[str], password: str,
                 email: str = "", unit: str = "CAP") -> User:
-    unknown = [r for r in roles if r not in ROLES]
+    unknown = [r for r in roles if r not in STAFF_ROLES]
     if unknown:
         raise ValueError(f"Papéis desconhecidos: {', '.join(unknown)}")
     if len(password) < 8:
