@@ -56,6 +56,7 @@ def test_naive_source_refused_inside_block(frozen_clock: clock.FrozenClock) -> N
 
 
 def test_other_thread_keeps_the_real_clock_while_a_block_is_open(frozen_clock: clock.FrozenClock) -> None:
+    clock.install_into_spiffworkflow()
     entered, checked = threading.Event(), threading.Event()
     seen: dict[str, dt.datetime] = {}
 
