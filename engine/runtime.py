@@ -43,6 +43,7 @@ from engine.errors import (
     ProcedureError,
     TaskNotOpen,
 )
+from engine.form_catalog import CatalogFormRegistry
 from engine.forms import FormDefinition, FormRegistry, UploadedFile, validate_submission
 from engine.models import (
     Attachment,
@@ -232,7 +233,7 @@ class Runtime:
         clock.install_into_spiffworkflow()
         self.db = make_engine(self.config.database_url)
         self.Session = make_session_factory(self.db)
-        self.forms = FormRegistry(self.config.forms_dir)
+        self.forms: FormRegistry = CatalogFormRegistry(self.config.forms_dir, self.Session)  # published versions first
         self.definitions = DefinitionRepository(self.config.workflows_dir, self.forms)
         self.cache = WorkflowCache(self.config.cache_size)
         self.script_engine = make_script_engine()
