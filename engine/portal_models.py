@@ -34,6 +34,8 @@ class PortalAccount(Base):
     #: ``iss|sub`` of an OpenID Connect (gov.br-style) login bound to this account
     oidc_subject: Mapped[str | None] = mapped_column(String(300), unique=True, default=None)
     email_confirmed_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    #: SHA-256 of the pending e-mail confirmation token (cleared once confirmed)
+    email_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
 

@@ -309,9 +309,17 @@ class DeadlineWorker:
                 case_id=job.case_id, at=now, actor="sistema", action="incidente", task_spec=job.spec_name,
                 task_id=job.task_id, description=text[:500], details={"servico": job.topic, "tentativas": attempts}))
 
+    def send_account_emails(self) -> int:
+        """Deliver the portal's account e-mails (confirmations, invitations) from their outbox."""
+        if not self.holds_lease("emails"):
+            return 0
+        from engine.account_mail import send_pending
+
+        return send_pending(self.runtime.db, self.config.task_settings)
+
     def run_once(self) -> dict[str, int]:
         return {"disparados": self.fire_due(), "servicos": self.run_jobs(), "avisos": self.send_warnings(),
-                "escalonados": self.escalate_overdue()}
+                "escalonados": self.escalate_overdue(), "emails": self.send_account_emails()}
 
     @staticmethod
     def _task_of(conn: Connection, row: Any) -> Any:
@@ -336,7 +344,7 @@ def run_job(job: str) -> int:
         return 0
     try:
         return {"fire": worker.fire_due, "jobs": worker.run_jobs, "warn": worker.send_warnings,
-                "escalate": worker.escalate_overdue}[job]()
+                "escalate": worker.escalate_overdue, "mail": worker.send_account_emails}[job]()
     except Exception:  # one failed run must not stop the schedule; the next run retries
         log.exception("falha no trabalho %s", job)
         return 0
@@ -364,4 +372,6 @@ def build_scheduler(worker: DeadlineWorker, blocking: bool = False) -> Any:
                       id="avisar_prazos", name="Avisos de prazo vencendo", replace_existing=True)
     scheduler.add_job(run_job, "interval", seconds=config.housekeeping_interval_s, args=["escalate"],
                       id="escalonar_atrasos", name="Escalonar tarefas atrasadas", replace_existing=True)
+    scheduler.add_job(run_job, "interval", seconds=config.fire_interval_s, args=["mail"],
+                      id="enviar_emails_conta", name="Enviar e-mails de conta do portal", replace_existing=True)
     return scheduler

@@ -522,7 +522,7 @@ def test_overdue_preliminary_service_is_escalated_once_to_the_unit_managers(
 
 # ------------------------------------------------------------------ 6. APScheduler wiring
 
-DEADLINE_JOBS = {"avisar_prazos", "disparar_prazos", "escalonar_atrasos"}
+DEADLINE_JOBS = {"avisar_prazos", "disparar_prazos", "enviar_emails_conta", "escalonar_atrasos"}
 
 
 def stored_jobs(rt: Runtime) -> list[str]:
