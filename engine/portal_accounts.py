@@ -328,3 +328,48 @@ def revoke_token(session: Session, token_id: int, *, user_id: int | None = None,
     if token.revoked_at is None:
         token.revoked_at = clock.now()
     return token
+
+
+# -- OpenID Connect (gov.br-style) ------------------------------------------------------------------
+def account_for_oidc(session: Session, issuer: str, claims: dict[str, object], base_url: str = "") -> PortalAccount:
+    """The consumer account for an OpenID Connect login, bound on first use.
+
+    gov.br puts the CPF in ``sub``; other providers may send a ``cpf`` claim. An account already bound
+    to the subject is used as it is; else the account with that CPF is bound to it; else a consumer
+    account is created (its e-mail confirmed when the provider says ``email_verified``, otherwise a
+    confirmation link is e-mailed as for a sign-up with password).
+    """
+    sub = str(claims.get("sub") or "")
+    if not sub:
+        raise AccountError({"oidc": "O provedor de identidade não informou quem é você (sub)."})
+    subject = f"{issuer}|{sub}"[:300]
+    account = session.scalars(select(PortalAccount).where(PortalAccount.oidc_subject == subject)).first()
+    if account is not None:
+        return account
+    cpf = canonical_cpf(str(claims.get("cpf") or sub))
+    if cpf is None:
+        raise AccountError({"oidc": "O provedor de identidade não informou um CPF válido; crie sua conta com "
+                                    "CPF e e-mail."})
+    email = _clean_email(str(claims.get("email") or ""))
+    verified = bool(claims.get("email_verified"))
+    account = session.scalars(select(PortalAccount).where(PortalAccount.cpf == cpf)).first()
+    now = clock.now()
+    if account is not None:
+        account.oidc_subject = subject
+        if account.email_confirmed_at is None and verified and email == account.email:
+            account.email_confirmed_at, account.email_token_hash = now, None
+        return account
+    if not _EMAIL_RE.match(email):
+        raise AccountError({"email": "O provedor de identidade não informou um e-mail; crie sua conta com CPF e "
+                                     "e-mail."})
+    if _email_taken(session, email):
+        raise AccountError({"email": "Já existe uma conta com o e-mail informado pelo provedor. Entre com ela e "
+                                     "sua senha."})
+    name = str(claims.get("name") or claims.get("given_name") or email.split("@")[0])[:200]
+    account = PortalAccount(kind="consumidor", name=name, email=email, cpf=cpf, oidc_subject=subject,
+                            email_confirmed_at=now if verified else None, created_at=now)
+    session.add(account)
+    session.flush()
+    if not verified:
+        _queue_confirmation(session, account, base_url)
+    return account
