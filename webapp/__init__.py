@@ -62,6 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         documents,
         errors,
         filters,
+        form_editor,
         inbox,
         incidents,
         processes,
@@ -77,4 +78,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(form_editor.bp)
     return app
