@@ -95,3 +95,28 @@ def may_work_on(conn: Connection, case_id: int, actor: Actor, role: str | None) 
     if actor.is_party:
         return role is not None and is_party_of(conn, case_id, actor, role)
     return True
+
+
+def backfill_case_parties(conn: Connection, batch: int = 1000) -> int:
+    """Fill ``case_parties`` for a database that had cases before the table existed (run once, at init).
+
+    Reads the ``cases.data`` projection only; returns how many party rows were written.
+    """
+    from engine.models import Case
+
+    cases = Case.__table__
+    if conn.execute(select(CASE_PARTIES.c.id).limit(1)).first() is not None:
+        return 0
+    written = 0
+    last_id = 0
+    while True:
+        rows = conn.execute(select(cases.c.id, cases.c.data).where(cases.c.id > last_id)
+                            .order_by(cases.c.id).limit(batch)).all()
+        if not rows:
+            return written
+        values = [{"case_id": row.id, "role": role, "party_key": key}
+                  for row in rows for role, key in sorted(parties_of(row.data or {}))]
+        if values:
+            conn.execute(insert(CASE_PARTIES), values)
+            written += len(values)
+        last_id = rows[-1].id

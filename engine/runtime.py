@@ -56,7 +56,7 @@ from engine.models import (
     ProcessDefinition,
     User,
 )
-from engine.parties import may_work_on, write_case_parties
+from engine.parties import backfill_case_parties, may_work_on, write_case_parties
 from engine.projections import (
     TaskInfo,
     TimerInfo,
@@ -243,6 +243,8 @@ class Runtime:
     def init_db(self, actor: str = "sistema") -> list[ProcessDefinition]:
         """Create the tables and deploy every diagram in ``workflows/`` (new versions only)."""
         create_schema(self.db)
+        with self.db.begin() as conn:
+            backfill_case_parties(conn)
         with self.Session.begin() as session:
             ensure_default_unit(session, code=self.config.unit)
             return self.definitions.deploy_directory(session, actor)

@@ -181,3 +181,14 @@ def test_case_parties_follow_the_case_data(runtime: Runtime, atendente, complain
                                .where(CaseParty.case_id == started.case_id)).all()
     assert sorted(rows) == sorted([("consumidor", complaint["consumidor_cpf"]),
                                    ("fornecedor", complaint["fornecedor_cnpj"])])
+
+
+def test_init_db_backfills_the_parties_of_cases_that_predate_the_table(runtime: Runtime, atendente,
+                                                                       complaint) -> None:
+    started = runtime.start_case("reclamacao", atendente, complaint)
+    with runtime.db.begin() as conn:
+        conn.execute(CaseParty.__table__.delete())
+    runtime.init_db()
+    with runtime.Session() as session:
+        assert session.scalar(select(func.count()).select_from(CaseParty)
+                              .where(CaseParty.case_id == started.case_id)) == 2
