@@ -489,6 +489,29 @@ class ProcessCatalog:
                          "nao_migrados": [{"caso": c.case_id, "motivo": c.reason} for c in report.not_moved]}))
         return report
 
+    def preview_migration(self, process_id: str, from_version: int, to_version: int) -> MigrationReport:
+        """Which running cases of ``from_version`` could move to ``to_version`` now (``moved``) and
+        why the others could not (``not_moved``), by the same :meth:`position_problem` check as
+        :meth:`migrate_cases`; nothing is written."""
+        if from_version == to_version:
+            raise DraftError("Escolha versões diferentes para migrar os casos.")
+        with self.runtime.db.connect() as conn:
+            source = self._definition_row(conn, process_id, from_version)
+            target = self._definition_row(conn, process_id, to_version)
+            old_spec = self.runtime.definitions.spec_by_id(conn, source.id)
+            new_spec = self.runtime.definitions.spec_by_id(conn, target.id)
+            rows = conn.execute(select(CASES.c.id, CASES.c.protocol, CASES.c.state)
+                                .where(CASES.c.definition_id == source.id, CASES.c.status != "encerrado")
+                                .order_by(CASES.c.id)).all()
+        report = MigrationReport(process_id, from_version, to_version)
+        for row in rows:
+            reason = self.position_problem(row.state, old_spec, new_spec, to_version)
+            if reason is None:
+                report.moved.append(MovedCase(row.id, row.protocol))
+            else:
+                report.not_moved.append(CaseNotMoved(row.id, row.protocol, reason))
+        return report
+
     def _migrate_one(self, case_id: int, source: Any, target: Any, old_spec: LoadedSpec, new_spec: LoadedSpec,
                      username: str) -> str | None:
         """Move one case; None when it moved, else why it did not."""

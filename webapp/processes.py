@@ -1,6 +1,8 @@
 """“Processos”: the process analysts' workspace — catalogue of procedures and versions, the BPMN
 modeler (Camunda 7 bpmn-js with its properties panel) over drafts, validation shown on the diagram,
-deploy, rollback, comparison of versions and upload / download of ``.bpmn`` files.
+deploy, rollback, comparison of versions (and of a draft with the current version), migration of
+running cases from an older version to the current one (preview, then execute) and upload /
+download of ``.bpmn`` files.
 
 The rules live in :class:`engine.versioning.ProcessCatalog`; these views only translate requests
 and errors (JSON ``{"erro": "..."}`` with a 4xx status for the modeler's calls, flash messages for
@@ -12,11 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from engine.errors import ConflictError, DefinitionError, EngineError, NotFound, PermissionDenied
+from engine.models import OpenTask
 from engine.validation import Problem
-from engine.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, ProcessCatalog
+from engine.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, MigrationReport, ProcessCatalog
 from webapp.auth import role_required
 from webapp.runtime_access import runtime
 
@@ -180,7 +184,11 @@ def modeler(draft_id: int) -> Any:
     if draft.status != "rascunho":
         flash(f"O rascunho {draft.id} já foi {draft.status}; abra um novo a partir da versão atual.", "erro")
         return redirect(url_for("processes.index"))
-    return render_template("processes_modeler.html", draft=draft)
+    try:
+        current = catalog().definition(draft.process_id)
+    except NotFound:
+        current = None
+    return render_template("processes_modeler.html", draft=draft, current=current)
 
 
 @bp.route("/rascunhos/<int:draft_id>/xml")
@@ -274,5 +282,100 @@ def compare(process_id: str) -> Any:
     except EngineError as error:
         flash(str(error), "erro")
         return redirect(url_for("processes.index"))
-    return render_template("processes_compare.html", process_id=process_id, name=name, a=a, b=b,
-                           comparison=comparison, data=comparison.to_dict())
+    return render_template(
+        "processes_compare.html", name=name, comparison=comparison, data=comparison.to_dict(),
+        title=f"{name}: versão {a} × versão {b}", crumb="comparar", same="As duas versões são iguais.",
+        side_a={"label": f"Versão {a} (A)", "url": url_for("processes.version_xml", process_id=process_id, version=a)},
+        side_b={"label": f"Versão {b} (B)", "url": url_for("processes.version_xml", process_id=process_id, version=b)})
+
+
+@bp.route("/rascunhos/<int:draft_id>/diagrama")
+@role_required(*ROLES)
+def draft_diagram(draft_id: int) -> Any:
+    try:
+        draft = catalog().draft(draft_id)
+    except NotFound:
+        abort(404)
+    return Response(draft.bpmn_xml, mimetype="application/xml")
+
+
+@bp.route("/rascunhos/<int:draft_id>/comparar")
+@role_required(*ROLES)
+def compare_draft(draft_id: int) -> Any:
+    """The draft (as last saved) against the procedure's current version, in the comparison view."""
+    try:
+        draft = catalog().draft(draft_id)
+    except NotFound:
+        abort(404)
+    try:
+        current = catalog().definition(draft.process_id)
+        comparison = catalog().compare_draft(draft_id)
+    except EngineError as error:
+        flash(f"{error} Corrija o rascunho e salve-o antes de comparar.", "erro")
+        if draft.status == "rascunho":
+            return redirect(url_for("processes.modeler", draft_id=draft_id))
+        return redirect(url_for("processes.index"))
+    return render_template(
+        "processes_compare.html", name=current.name, comparison=comparison, data=comparison.to_dict(),
+        title=f"{current.name}: versão atual ({current.version}) × rascunho {draft.id}",
+        crumb=f"rascunho {draft.id} × versão atual", draft=draft,
+        same=f"O rascunho {draft.id} (como foi salvo por último) é igual à versão atual.",
+        side_a={"label": f"Versão atual ({current.version})",
+                "url": url_for("processes.version_xml", process_id=current.process_id, version=current.version)},
+        side_b={"label": f"Rascunho {draft.id} (salvo em {draft.updated_at:%d/%m/%Y %H:%M} por {draft.updated_by})",
+                "url": url_for("processes.draft_diagram", draft_id=draft.id)})
+
+
+# -- migration of running cases ----------------------------------------------------------------------
+def _positions(case_ids: list[int]) -> dict[int, list[str]]:
+    """Case id -> titles of the tasks it waits on (the open tasks projection)."""
+    if not case_ids:
+        return {}
+    positions: dict[int, list[str]] = {}
+    with runtime().Session() as session:
+        for case_id, title in session.execute(select(OpenTask.case_id, OpenTask.title)
+                                              .where(OpenTask.case_id.in_(case_ids)).order_by(OpenTask.id)):
+            positions.setdefault(case_id, []).append(title)
+    return positions
+
+
+def _render_migration(process_id: str, name: str, report: MigrationReport, executed: bool) -> str:
+    ids = [c.case_id for c in report.moved] + [c.case_id for c in report.not_moved]
+    return render_template("processes_migrate.html", process_id=process_id, name=name, report=report,
+                           executed=executed, positions=_positions(ids))
+
+
+@bp.route("/<process_id>/versoes/<int:version>/migrar", methods=["GET", "POST"])
+@role_required(*ROLES)
+def migrate(process_id: str, version: int) -> Any:
+    """GET: which running cases of ``version`` can move to the current version and why the others
+    cannot. POST: move the chosen ones (each rechecked by the engine) and show the result."""
+    try:
+        current = catalog().definition(process_id)
+        catalog().definition(process_id, version)
+    except NotFound as error:
+        flash(str(error), "erro")
+        return redirect(url_for("processes.index"))
+    here = url_for("processes.migrate", process_id=process_id, version=version)
+    if version == current.version:
+        flash(f"A versão {version} já é a atual de “{current.name}”: não há para onde migrar os casos dela.", "erro")
+        return redirect(url_for("processes.index"))
+    if request.method == "GET":
+        report = catalog().preview_migration(process_id, version, current.version)
+        return _render_migration(process_id, current.name, report, executed=False)
+    target_text = request.form.get("para", "")
+    if not target_text.isdigit() or int(target_text) != current.version:
+        flash(f"A versão atual de “{current.name}” mudou para a {current.version} depois que você abriu a prévia. "
+              "Nenhum caso foi migrado; confira a nova prévia e confirme de novo.", "erro")
+        return redirect(here)
+    chosen = request.form.getlist("casos")
+    if not chosen or not all(text.isdigit() for text in chosen):
+        flash("Marque ao menos um caso para migrar. Nenhum caso foi migrado.", "erro")
+        return redirect(here)
+    try:
+        report = catalog().migrate_cases(process_id, version, current.version, g.actor,
+                                         case_ids=[int(text) for text in chosen])
+    except EngineError as error:
+        flash(f"Nenhum caso foi migrado: {error}", "erro")
+        return redirect(here)
+    return _render_migration(process_id, current.name, report, executed=True)

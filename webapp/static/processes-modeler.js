@@ -1,6 +1,8 @@
 // The analysts' modeler: the Camunda 7 bpmn-js modeler with its properties panel over one draft.
 // Save, validate (problems listed and marked on the canvas) and deploy go to the JSON endpoints
-// of webapp/processes.py with the CSRF token in the X-CSRFToken header.
+// of webapp/processes.py with the CSRF token in the X-CSRFToken header. bpmnlint (window.ProconLint,
+// webapp/static/vendor/bpmnlint/procon-lint.js) checks the diagram as the analyst draws: issues on the
+// elements, a button with the counts, and our pt-BR summary in #lint-resumo.
 (function () {
   "use strict";
   var root = document.getElementById("modelador");
@@ -21,8 +23,37 @@
     root.dataset.ready = "error";
     return;
   }
-  var modeler = new Modeler({ container: "#canvas", propertiesPanel: { parent: "#painel" } });
+  var lint = window.ProconLint;
+  var options = { container: "#canvas", propertiesPanel: { parent: "#painel" } };
+  if (lint) {
+    options.linting = { active: true, bpmnlint: lint.config };
+    options.additionalModules = [lint.translateModule, lint.lintModule];
+  }
+  var modeler = new Modeler(options);
   window.proconModeler = modeler;
+  var lintSummary = document.getElementById("lint-resumo");
+
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+  if (lint && lintSummary) {
+    modeler.get("eventBus").on("linting.completed", function (event) {
+      var errors = 0, warnings = 0;
+      Object.keys(event.issues || {}).forEach(function (id) {
+        event.issues[id].forEach(function (issue) {
+          if (issue.category === "error") { errors += 1; } else if (issue.category === "warn") { warnings += 1; }
+        });
+      });
+      lintSummary.textContent = errors || warnings
+        ? "Verificação do desenho: " + plural(errors, "erro", "erros") + ", " + plural(warnings, "aviso", "avisos") +
+          ". Clique no botão no canto do diagrama para mostrar ou ocultar as marcações."
+        : "Verificação do desenho: nenhum problema encontrado.";
+      lintSummary.className = errors ? "lint-resumo lint-com-erros" : "lint-resumo";
+      root.dataset.lintErrors = String(errors);
+      root.dataset.lintWarnings = String(warnings);
+      root.dataset.linted = "true";
+    });
+  } else if (lintSummary) {
+    lintSummary.textContent = "A verificação do desenho no navegador não pôde ser carregada; use “Validar”.";
+  }
 
   function say(text) { status.textContent = text; }
   function showError(text) {
@@ -141,6 +172,21 @@
   }
   document.getElementById("btn-salvar").addEventListener("click", function () { save().catch(failed); });
   document.getElementById("btn-validar").addEventListener("click", function () { validate().catch(failed); });
+  var compareLink = document.getElementById("btn-comparar");
+  if (compareLink) {
+    // Compare what is drawn now: save first, then open the comparison (a failed save stays here).
+    compareLink.addEventListener("click", function (event) {
+      event.preventDefault();
+      busy(true); showError(""); say("Salvando para comparar…");
+      currentXml().then(function (body) { return request(root.dataset.saveUrl, body); })
+        .then(function (data) {
+          busy(false);
+          if (data.erro) { showError(data.erro); say(""); return; }
+          window.location.href = compareLink.href;
+        })
+        .catch(failed);
+    });
+  }
   document.getElementById("btn-implantar").addEventListener("click", function () {
     var p = deploy(); if (p) { p.catch(failed); }
   });
