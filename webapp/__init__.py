@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         inbox,
         incidents,
         processes,
+        sandbox,
     )
 
     filters.register(app)
@@ -78,5 +79,6 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(incidents.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(processes.bp)
+    app.register_blueprint(sandbox.bp)
     app.register_blueprint(form_editor.bp)
     return app
