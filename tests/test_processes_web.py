@@ -1,5 +1,6 @@
 """The “Processos” workspace through the Flask app with CSRF on: catalogue, drafts saved, validated
-and deployed through the modeler's JSON endpoints, rollback, comparison, download and upload."""
+and deployed through the modeler's JSON endpoints, rollback, comparison (of versions and of a draft
+with the current version), migration of running cases (preview, then execute), download and upload."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from engine.actors import Actor
-from engine.models import Case, ProcessDefinition
+from engine.models import AuditEvent, Case, ProcessDefinition
 from engine.runtime import Runtime
-from engine.versioning_models import ProcessDraft
+from engine.versioning_models import DeploymentEvent, ProcessDraft
+from tests.test_versioning import CIP_BY_ANALYSTS, PRELIM_NAO_RESOLVIDA, step
 from tests.web_helpers import PASSWORD, csrf_token, login
 from webapp import create_app
 from webapp.users import create_user
@@ -293,3 +295,151 @@ def test_a_50_mb_upload_gets_a_clear_message_and_nothing_is_saved(runtime: Runti
     with runtime.Session() as session:
         assert session.get(ProcessDraft, draft_id).bpmn_xml == SOURCE
         assert session.scalar(select(func.count()).select_from(Case)) == 0
+
+
+# -- comparing a draft with the current version ------------------------------------------------------
+def test_compare_draft_shows_the_saved_draft_against_the_current_version(app: Flask, paula: FlaskClient) -> None:
+    draft_id = new_draft(paula)
+    modeler_html = paula.get(f"/processos/rascunhos/{draft_id}").get_data(as_text=True)
+    assert f'href="/processos/rascunhos/{draft_id}/comparar"' in modeler_html
+    assert "Comparar com a versão atual" in modeler_html
+    # Before any change the draft equals the current version.
+    html = paula.get(f"/processos/rascunhos/{draft_id}/comparar").get_data(as_text=True)
+    assert f"O rascunho {draft_id} (como foi salvo por último) é igual à versão atual." in html
+
+    assert post_json(paula, f"/processos/rascunhos/{draft_id}/salvar", {"xml": RENAMED}).status_code == 200
+    response = paula.get(f"/processos/rascunhos/{draft_id}/comparar")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f"versão atual (1) × rascunho {draft_id}" in html
+    row = re.search(r'<tr class="diferenca-alterado" data-elemento="emitir_cip">.*?</tr>', html, flags=re.S)
+    assert row and "Emitir CIP ao fornecedor (revisada)" in row.group(0)
+    assert "Elementos: 1 alterado." in html
+    assert 'data-xml-url="/processos/reclamacao/versoes/1/diagrama"' in html
+    assert f'data-xml-url="/processos/rascunhos/{draft_id}/diagrama"' in html
+    assert paula.get(f"/processos/rascunhos/{draft_id}/diagrama").get_data(as_text=True) == RENAMED
+    assert f'href="/processos/rascunhos/{draft_id}"' in html  # back to the modeler
+
+    ana = client_for(app, "ana")
+    assert ana.get(f"/processos/rascunhos/{draft_id}/comparar").status_code == 403
+    assert ana.get(f"/processos/rascunhos/{draft_id}/diagrama").status_code == 403
+    assert paula.get("/processos/rascunhos/999/comparar").status_code == 404
+
+
+def test_compare_draft_that_is_not_xml_goes_back_to_the_modeler_with_the_reason(paula: FlaskClient) -> None:
+    draft_id = new_draft(paula)
+    broken = SOURCE.replace("</bpmn:definitions>", "")
+    assert post_json(paula, f"/processos/rascunhos/{draft_id}/salvar", {"xml": broken}).status_code == 200
+    response = paula.get(f"/processos/rascunhos/{draft_id}/comparar")
+    assert response.status_code == 302 and response.headers["Location"] == f"/processos/rascunhos/{draft_id}"
+    html = paula.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Não foi possível comparar: o diagrama" in html and "não é um XML válido" in html
+    assert "salve-o antes de comparar" in html
+    # The draft kept what was saved.
+    assert paula.get(f"/processos/rascunhos/{draft_id}/diagrama").get_data(as_text=True) == broken
+
+
+# -- migration of running cases ----------------------------------------------------------------------
+@pytest.fixture
+def two_running_cases(runtime: Runtime, paula: FlaskClient, complaint: dict[str, str]) -> tuple[int, int]:
+    """Version 1: one case at "Atendimento preliminar", one at "Emitir CIP"; then version 2 deployed,
+    where "Emitir CIP" is the analysts' task (so the second case cannot move)."""
+    atendente = Actor("ana", "Ana Atendente", frozenset({"atendente"}))
+    at_preliminary = runtime.start_case("reclamacao", atendente, complaint)
+    at_cip = step(runtime, runtime.start_case("reclamacao", atendente, complaint), "atendimento_preliminar",
+                  atendente, PRELIM_NAO_RESOLVIDA)
+    draft_id = new_draft(paula)
+    assert post_json(paula, f"/processos/rascunhos/{draft_id}/implantar", {"xml": CIP_BY_ANALYSTS}).status_code == 200
+    return at_preliminary.case_id, at_cip.case_id
+
+
+def definition_version(runtime: Runtime, case_id: int) -> int:
+    with runtime.Session() as session:
+        found = session.get(Case, case_id)
+        assert found is not None
+        return found.definition.version
+
+
+def migration_events(runtime: Runtime) -> list[DeploymentEvent]:
+    with runtime.Session() as session:
+        return list(session.scalars(select(DeploymentEvent).where(DeploymentEvent.action == "migracao")))
+
+
+def test_migration_preview_lists_who_can_move_and_why_the_others_cannot(
+        runtime: Runtime, paula: FlaskClient, two_running_cases: tuple[int, int]) -> None:
+    movable, stuck = two_running_cases
+    block = section(paula.get("/processos/").get_data(as_text=True), "reclamacao")
+    v1_row = re.search(r'<tr class="versao" data-versao="1">.*?</tr>', block, flags=re.S).group(0)
+    assert 'href="/processos/reclamacao/versoes/1/migrar"' in v1_row and "Migrar casos em andamento" in v1_row
+    v2_row = re.search(r'<tr class="versao versao-atual" data-versao="2">.*?</tr>', block, flags=re.S).group(0)
+    assert "Migrar casos" not in v2_row  # nothing runs on the current version, and it is the target
+
+    html = paula.get("/processos/reclamacao/versoes/1/migrar").get_data(as_text=True)
+    assert "versão 1 → versão 2" in html
+    can = re.search(rf'<tr class="caso-migravel" data-caso="{movable}">.*?</tr>', html, flags=re.S)
+    assert can and f'name="casos" value="{movable}" checked' in can.group(0)
+    assert "Atendimento preliminar" in can.group(0)  # where the case is
+    cannot = re.search(rf'<tr class="caso-nao-migravel" data-caso="{stuck}">.*?</tr>', html, flags=re.S)
+    assert cannot, html
+    assert "Emitir CIP" in cannot.group(0) and "mudou na versão 2" in cannot.group(0)
+    assert "grupos (candidateGroups): &#39;atendente&#39; → &#39;analista&#39;" in cannot.group(0)
+    assert f'name="casos" value="{stuck}"' not in html  # it cannot be chosen
+    assert 'name="para" value="2"' in html
+    # The preview moved nothing.
+    assert (definition_version(runtime, movable), definition_version(runtime, stuck)) == (1, 1)
+    assert migration_events(runtime) == []
+
+
+def test_migration_moves_the_cases_that_fit_and_reports_the_ones_kept(
+        runtime: Runtime, paula: FlaskClient, two_running_cases: tuple[int, int]) -> None:
+    movable, stuck = two_running_cases
+    # Even when a case that cannot move is posted, the engine checks it again and keeps it.
+    response = paula.post("/processos/reclamacao/versoes/1/migrar",
+                          data={"csrf_token": token(paula), "para": "2", "casos": [str(movable), str(stuck)]})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Migração da versão 1 para a versão 2: 1 caso migrado, 1 caso mantido na versão 1." in html
+    assert re.search(rf'<tr class="caso-migravel" data-caso="{movable}">', html)
+    kept = re.search(rf'<tr class="caso-nao-migravel" data-caso="{stuck}">.*?</tr>', html, flags=re.S)
+    assert kept and "mudou na versão 2" in kept.group(0)
+    assert (definition_version(runtime, movable), definition_version(runtime, stuck)) == (2, 1)
+    with runtime.Session() as session:
+        audit = session.scalars(select(AuditEvent).where(AuditEvent.case_id == movable)
+                                .order_by(AuditEvent.id.desc())).first()
+    assert (audit.action, audit.actor) == ("migrado_versao", "paula")
+    [event] = migration_events(runtime)
+    assert (event.actor, event.details["migrados"], event.details["nao_migrados"][0]["caso"]) == ("paula", [movable],
+                                                                                                  stuck)
+    # The catalogue now counts the moved case on version 2.
+    block = section(paula.get("/processos/").get_data(as_text=True), "reclamacao")
+    v2_row = re.search(r'<tr class="versao versao-atual" data-versao="2">.*?</tr>', block, flags=re.S).group(0)
+    assert '<td class="casos-abertos">1</td>' in v2_row
+
+
+def test_migration_refuses_bad_requests_in_portuguese_and_moves_nothing(
+        app: Flask, runtime: Runtime, paula: FlaskClient, two_running_cases: tuple[int, int]) -> None:
+    movable, stuck = two_running_cases
+    url = "/processos/reclamacao/versoes/1/migrar"
+    # Nothing chosen.
+    response = paula.post(url, data={"csrf_token": token(paula), "para": "2"})
+    assert response.status_code == 302 and response.headers["Location"] == url
+    assert "Marque ao menos um caso para migrar. Nenhum caso foi migrado." in paula.get(url).get_data(as_text=True)
+    # A preview made before another version was deployed.
+    response = paula.post(url, data={"csrf_token": token(paula), "para": "1", "casos": [str(movable)]})
+    assert response.status_code == 302
+    assert "depois que você abriu a prévia" in paula.get(url).get_data(as_text=True)
+    # The current version has nowhere to go; an unknown version does not exist.
+    response = paula.get("/processos/reclamacao/versoes/2/migrar")
+    assert response.status_code == 302
+    assert "já é a atual" in paula.get("/processos/").get_data(as_text=True)
+    paula.get("/processos/reclamacao/versoes/9/migrar")
+    assert "A versão 9 do processo &#39;reclamacao&#39; não existe." in paula.get("/processos/").get_data(as_text=True)
+    # Without the CSRF token nothing happens.
+    assert paula.post(url, data={"para": "2", "casos": [str(movable)]}).status_code == 400
+    # An attendant may neither see the preview nor migrate.
+    ana = client_for(app, "ana")
+    assert ana.get(url).status_code == 403
+    response = ana.post(url, data={"csrf_token": token_from_tasks(ana), "para": "2", "casos": [str(movable)]})
+    assert response.status_code == 403 and "Seu perfil não permite" in response.get_data(as_text=True)
+    assert (definition_version(runtime, movable), definition_version(runtime, stuck)) == (1, 1)
+    assert migration_events(runtime) == []
