@@ -1,7 +1,20 @@
 """Read-side aggregate queries for the managers' dashboard ("Painel").
 
-Every function here reads the projections (``deadlines``, ``open_tasks``, ``audit_events`` and
-``cases``) and never deserializes a workflow. All of them take a :class:`Filters`: the unit
+No function here deserializes a workflow. Compliance, trend, flow times and backlog read the
+aggregate tables of :mod:`engine.dashboard_models` (per week / month x unit x procedure x step x
+kind x outcome, per person, step durations in 10%-wide buckets, cases opened / closed); the "now"
+lists and the heat map read the live projections (``deadlines``, ``open_tasks``), bounded by the
+running work and indexed for it. A custom period is split into the whole weeks / months inside it
+(aggregates) and the days at its edges (counted on the projections, the same way) — exact to the day.
+
+Why aggregate tables kept in the command's transaction rather than PostgreSQL materialized views
+refreshed by the worker: the numbers are current the moment a task is done or claimed (a refresh of
+a view over millions of rows takes seconds to minutes, so a manager would see stale counts right
+after a reassignment); the same code and the same tables work on SQLite, the embedded database,
+where there are no materialized views (a fallback would be a second implementation to keep equal);
+and a command only adds a few upserts of small rows (its own case's deadlines), while a refresh
+would re-read the whole history every time. :func:`engine.dashboard_models.rebuild` recomputes them
+from the projections for a database that predates them. All of them take a :class:`Filters`: the unit
 (``None`` = every unit, for a state manager), the procedure (``process_id``) and a period
 ``[start, end)`` applied to the deadlines' due dates. They return plain dataclasses (with
 ``as_dict()``) ready for a template, a CSV export or JSON.
@@ -36,6 +49,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, se
 from sqlalchemy.orm import Session, aliased
 
 from engine import clock
+from engine import dashboard_models as totals
 from engine.calendar import WorkingCalendar
 from engine.calendar_models import Unit
 from engine.models import AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
@@ -47,7 +61,7 @@ GROUPS = ("processo", "etapa", "unidade", "pessoa", "periodo_semana", "periodo_m
 KINDS = ("legal", "interno")
 BUCKETS = ("semana", "mes")
 #: Audit actions that move a workflow forward (a task became ready after the last of them).
-ADVANCING_ACTIONS = ("iniciado", "tarefa_concluida", "prazo_vencido", "etapas_automaticas", "servico_concluido")
+ADVANCING_ACTIONS = totals.ADVANCING_ACTIONS
 NO_PERSON = "Sem responsável"
 #: Upper bound of completions read for the flow-time statistics (computed in Python).
 FLOW_ROW_LIMIT = 200_000
@@ -288,14 +302,59 @@ def _person_joins(query: Select[Any]) -> tuple[Select[Any], ColumnElement[Any]]:
     return query, func.coalesce(done.actor, holder.assignee)
 
 
+# --------------------------------------------------------------------------- period split
+
+
+@dataclass(frozen=True)
+class PeriodSplit:
+    """Whole periods of a grain inside ``[start, end)`` (``lo <= key < hi``; ``None`` = unbounded),
+    read from the aggregate tables, and the edges they do not cover, read from the projections."""
+
+    lo: str | None
+    hi: str | None
+    edges: tuple[tuple[dt.datetime | None, dt.datetime | None], ...]
+    empty: bool = False
+
+
+def split_period(start: dt.datetime | None, end: dt.datetime | None, grain: str) -> PeriodSplit:
+    lo = hi = None
+    if start is not None:
+        key = totals.period_key(start, grain)
+        lo = key if totals.period_start(key) == start else totals.next_key(key, grain)
+    if end is not None:
+        hi = totals.period_key(end, grain)
+    if lo is not None and hi is not None and lo >= hi:
+        return PeriodSplit(lo, hi, ((start, end),) if start is None or end is None or start < end else (), True)
+    edges = []
+    if start is not None and lo is not None and totals.period_start(lo) > start:
+        edges.append((start, totals.period_start(lo)))
+    if end is not None and hi is not None and totals.period_start(hi) < end:
+        edges.append((totals.period_start(hi), end))
+    return PeriodSplit(lo, hi, tuple(edges))
+
+
+def _in_split(query: Select[Any], column: Any, split: PeriodSplit) -> Select[Any]:
+    if split.lo is not None:
+        query = query.where(column >= split.lo)
+    if split.hi is not None:
+        query = query.where(column < split.hi)
+    return query
+
+
+def _edge_filters(filters: Filters, edge: tuple[dt.datetime | None, dt.datetime | None]) -> Filters:
+    return Filters(unit=filters.unit, process_id=filters.process_id, start=edge[0], end=edge[1], kind=filters.kind)
+
+
+def _process_names(session: Session) -> dict[str, str]:
+    return dict(session.execute(select(ProcessDefinition.process_id, func.max(ProcessDefinition.name))
+                                .group_by(ProcessDefinition.process_id)).all())
+
+
 # --------------------------------------------------------------------------- compliance
 
 
-def compliance(session: Session, filters: Filters | None = None, group_by: str = "processo") -> list[ComplianceRow]:
-    """Deadlines met on time, met late, missed and pending per group (one ``GROUP BY`` query)."""
-    filters = filters or Filters()
-    if group_by not in GROUPS:
-        raise ValueError(f"Agrupamento inválido: {group_by!r}.")
+def _compliance_live(session: Session, filters: Filters, group_by: str) -> list[ComplianceRow]:
+    """The same numbers read straight from the projections (used for the edges of a custom period)."""
     label: ColumnElement[Any] | None = None
     base = select().select_from(Deadline).join(Case, Case.id == Deadline.case_id)
     if group_by == "processo":
@@ -307,8 +366,6 @@ def compliance(session: Session, filters: Filters | None = None, group_by: str =
         label = func.max(Deadline.name)
     elif group_by == "unidade":
         key = Case.unit
-        base = base.outerjoin(Unit, Unit.code == Case.unit)
-        label = func.max(Unit.name)
     elif group_by == "pessoa":
         base, key = _person_joins(base)
     else:
@@ -320,19 +377,80 @@ def compliance(session: Session, filters: Filters | None = None, group_by: str =
                _count(outcome == "vencido").label("vencidos"),
                _count(outcome.is_(None)).label("pendentes"),
                _count(outcome == "cancelado").label("cancelados")]
-    query = _deadline_filters(base.add_columns(*columns), filters).group_by(key).order_by(key)
+    query = _deadline_filters(base.add_columns(*columns), filters).group_by(key)
+    return [ComplianceRow(row.chave, row.rotulo or "", int(row.no_prazo), int(row.com_atraso), int(row.vencidos),
+                          int(row.pendentes), int(row.cancelados)) for row in session.execute(query)]
+
+
+def _compliance_totals(session: Session, filters: Filters, group_by: str, split: PeriodSplit) -> list[ComplianceRow]:
+    """Whole periods from ``dash_deadline_totals`` (or ``dash_person_totals`` per person)."""
+    if group_by == "pessoa":
+        table: Any = totals.PersonTotal
+        query = select(table.person.label("chave"), literal(None).label("rotulo"))
+        key: Any = table.person
+        query = _in_split(query, table.period, split)
+    else:
+        table = totals.DeadlineTotal
+        grain = "semana" if group_by == "periodo_semana" else "mes"
+        key = {"processo": table.process_id, "etapa": table.spec_name, "unidade": table.unit}.get(group_by,
+                                                                                             table.period)
+        label = func.max(table.name) if group_by == "etapa" else literal(None)
+        query = _in_split(select(key.label("chave"), label.label("rotulo")).where(table.grain == grain),
+                          table.period, split)
+    n = table.n
+
+    def total(outcome: str) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((table.outcome == outcome, n), else_=0)), 0)
+
+    query = query.add_columns(total("cumprido").label("no_prazo"), total("cumprido_com_atraso").label("com_atraso"),
+                              total("vencido").label("vencidos"), total(totals.PENDING).label("pendentes"),
+                              total("cancelado").label("cancelados"))
+    if filters.unit is not None:
+        query = query.where(table.unit == filters.unit)
+    if filters.process_id is not None:
+        query = query.where(table.process_id == filters.process_id)
+    if filters.kind is not None:
+        query = query.where(table.kind == filters.kind)
+    query = query.group_by(key).having(func.sum(func.abs(n)) > 0)
+    return [ComplianceRow(row.chave or None, row.rotulo or "", int(row.no_prazo), int(row.com_atraso),
+                          int(row.vencidos), int(row.pendentes), int(row.cancelados)) for row in session.execute(query)]
+
+
+def compliance(session: Session, filters: Filters | None = None, group_by: str = "processo") -> list[ComplianceRow]:
+    """Deadlines met on time, met late, missed and pending per group.
+
+    Whole weeks / months of the period come from the aggregate tables; the days at the edges of a
+    custom period that do not make a whole one are counted on the projections and added.
+    """
+    filters = filters or Filters()
+    if group_by not in GROUPS:
+        raise ValueError(f"Agrupamento inválido: {group_by!r}.")
+    grain = "semana" if group_by == "periodo_semana" else "mes"
+    split = split_period(filters.start, filters.end, grain)
+    parts = [] if split.empty else _compliance_totals(session, filters, group_by, split)
+    for edge in split.edges:
+        parts += _compliance_live(session, _edge_filters(filters, edge), group_by)
+    merged: dict[str | None, list[Any]] = {}
+    for row in parts:
+        entry = merged.setdefault(row.chave, [row.rotulo, 0, 0, 0, 0, 0])
+        entry[0] = entry[0] or row.rotulo
+        for index, value in enumerate((row.no_prazo, row.com_atraso, row.vencidos, row.pendentes, row.cancelados)):
+            entry[index + 1] += value
+    names: dict[str, str] = {}
+    if group_by == "processo":
+        names = _process_names(session)
+    elif group_by == "unidade":
+        names = dict(session.execute(select(Unit.code, Unit.name)).all())
     rows = []
-    for row in session.execute(query):
+    for chave, (rotulo, *numbers) in merged.items():
         if group_by.startswith("periodo_"):
-            text = bucket_label(row.chave, "semana" if group_by == "periodo_semana" else "mes")
+            text = bucket_label(chave, grain)
         elif group_by == "pessoa":
-            text = row.chave or NO_PERSON
+            text = chave or NO_PERSON
         else:
-            text = row.rotulo or row.chave or "—"
-        rows.append(ComplianceRow(row.chave, text, int(row.no_prazo), int(row.com_atraso), int(row.vencidos),
-                                  int(row.pendentes), int(row.cancelados)))
-    if group_by == "pessoa":  # NULL sorts differently on each database: "no one" goes last
-        rows.sort(key=lambda r: (r.chave is None, r.chave or ""))
+            text = names.get(chave or "") or rotulo or chave or "—"
+        rows.append(ComplianceRow(chave, text, *numbers))
+    rows.sort(key=lambda r: (r.chave is None, r.chave or ""))  # "no one" goes last
     return rows
 
 
@@ -453,18 +571,31 @@ def _hours(later: dt.datetime, earlier: dt.datetime) -> float:
     return max((later - earlier).total_seconds(), 0.0) / 3600
 
 
-def flow_times(session: Session, filters: Filters | None = None, bucket: str = "mes") -> FlowTimes:
-    """Time per step and per procedure, cases' duration, and backlog (opened vs closed per period).
+def _stats_from(key: str, entries: list[tuple[int, float]]) -> DurationStats:
+    """Statistics of durations given as (count, sum of hours) buckets: exact mean; median and p90
+    (nearest rank, as :func:`_stats`) from the bucket holding that rank, valued at its own mean —
+    exact when a bucket holds one distinct duration, within the bucket's 10% width otherwise."""
+    entries = sorted(((n, hours) for n, hours in entries if n > 0), key=lambda e: e[1] / e[0])
+    count = sum(n for n, _h in entries)
+    if not count:
+        return DurationStats(key, 0, None, None, None)
 
-    A step's time runs from the moment its task became ready to its completion
-    (``tarefa_concluida``). ``open_tasks.created_at`` is gone once the task is done, so the start is
-    the ``starts_at`` of the task's internal SLA when it has one (written when the task became ready),
-    else the previous event of the case that moved its workflow (:data:`ADVANCING_ACTIONS`, strictly
-    earlier), else the case's opening. Claims and releases do not count as a start. Here the period
-    filter applies to the completion time (steps), the closing time (cases' duration) and the
-    opening / closing time (backlog); ``kind`` does not apply.
-    """
-    filters = filters or Filters()
+    def at(rank: int) -> float:
+        seen = 0
+        for n, hours in entries:
+            seen += n
+            if seen >= rank:
+                return hours / n
+        return entries[-1][1] / entries[-1][0]
+
+    median = at((count + 1) // 2) if count % 2 else (at(count // 2) + at(count // 2 + 1)) / 2
+    mean = sum(h for _n, h in entries) / count
+    return DurationStats(key, count, round(mean, 4), round(median, 4),
+                         round(at(max(math.ceil(0.9 * count), 1)), 4))
+
+
+def _steps_live(session: Session, filters: Filters) -> list[tuple[str, str, float]]:
+    """(step, procedure, hours) of the steps completed in the filter's period, from the audit trail."""
     previous = aliased(AuditEvent)
     sla = aliased(Deadline)
     previous_at = (select(func.max(previous.at))
@@ -478,13 +609,65 @@ def flow_times(session: Session, filters: Filters | None = None, bucket: str = "
              .where(AuditEvent.action == "tarefa_concluida")
              .order_by(AuditEvent.id).limit(FLOW_ROW_LIMIT))
     query = _case_filters(query, filters, AuditEvent.at)
-    steps = [(r.task_spec or "", r.process_id, _hours(r.at, r.inicio)) for r in session.execute(query)]
-    cases = select(Case.process_id, Case.created_at, Case.closed_at).where(Case.closed_at.is_not(None)).limit(
-        FLOW_ROW_LIMIT)
-    cases = _case_filters(cases, filters, Case.closed_at)
-    durations = [(r.process_id, _hours(r.closed_at, r.created_at)) for r in session.execute(cases)]
-    return FlowTimes(_grouped((s, h) for s, _p, h in steps), _grouped((p, h) for _s, p, h in steps),
-                     _grouped(durations), backlog(session, filters, bucket))
+    return [(r.task_spec or "", r.process_id, _hours(r.at, r.inicio)) for r in session.execute(query)]
+
+
+def flow_times(session: Session, filters: Filters | None = None, bucket: str = "mes") -> FlowTimes:
+    """Time per step and per procedure, cases' duration, and backlog (opened vs closed per period).
+
+    A step's time runs from the moment its task became ready to its completion
+    (``tarefa_concluida``). ``open_tasks.created_at`` is gone once the task is done, so the start is
+    the ``starts_at`` of the task's internal SLA when it has one (written when the task became ready),
+    else the previous event of the case that moved its workflow (:data:`ADVANCING_ACTIONS`, strictly
+    earlier), else the case's opening. Claims and releases do not count as a start. Here the period
+    filter applies to the completion time (steps), the closing time (cases' duration) and the
+    opening / closing time (backlog); ``kind`` does not apply. Whole months come from
+    ``dash_step_totals`` / ``dash_case_totals``; the edge days of a custom period from the projections.
+    """
+    filters = filters or Filters()
+    split = split_period(filters.start, filters.end, "mes")
+    by_step: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    by_process: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    by_case: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    if not split.empty:
+        step = totals.StepTotal
+        query = _in_split(select(step.step, step.process_id, step.bucket, func.sum(step.n).label("n"),
+                                 func.sum(step.seconds).label("s")), step.period, split)
+        query = _totals_filters(query, step, filters).group_by(step.step, step.process_id, step.bucket)
+        for row in session.execute(query):
+            entry = (int(row.n), float(row.s) / 3600)
+            by_step[row.step].append(entry)
+            by_process[row.process_id].append(entry)
+        total = totals.CaseTotal
+        query = _in_split(select(total.process_id, total.bucket, func.sum(total.n).label("n"),
+                                 func.sum(total.seconds).label("s"))
+                          .where(total.grain == "mes", total.event == "encerrado"), total.period, split)
+        query = _totals_filters(query, total, filters).group_by(total.process_id, total.bucket)
+        for row in session.execute(query):
+            by_case[row.process_id].append((int(row.n), float(row.s) / 3600))
+    for edge in split.edges:
+        edge_filters = _edge_filters(filters, edge)
+        for step_name, process_id, hours in _steps_live(session, edge_filters):
+            by_step[step_name].append((1, hours))
+            by_process[process_id].append((1, hours))
+        cases = _case_filters(select(Case.process_id, Case.created_at, Case.closed_at)
+                              .where(Case.closed_at.is_not(None)), edge_filters, Case.closed_at)
+        for r in session.execute(cases):
+            by_case[r.process_id].append((1, _hours(r.closed_at, r.created_at)))
+
+    def stats(groups: dict[str, list[tuple[int, float]]]) -> list[DurationStats]:
+        result = [_stats_from(key, entries) for key, entries in sorted(groups.items())]
+        return [r for r in result if r.quantidade]
+
+    return FlowTimes(stats(by_step), stats(by_process), stats(by_case), backlog(session, filters, bucket))
+
+
+def _totals_filters(query: Select[Any], table: Any, filters: Filters) -> Select[Any]:
+    if filters.unit is not None:
+        query = query.where(table.unit == filters.unit)
+    if filters.process_id is not None:
+        query = query.where(table.process_id == filters.process_id)
+    return query
 
 
 def _case_filters(query: Select[Any], filters: Filters, moment: Any) -> Select[Any]:
@@ -500,16 +683,30 @@ def _case_filters(query: Select[Any], filters: Filters, moment: Any) -> Select[A
 
 
 def backlog(session: Session, filters: Filters | None = None, bucket: str = "mes") -> list[BacklogPoint]:
-    """Cases opened and closed per week or month (two ``GROUP BY`` queries)."""
+    """Cases opened and closed per week or month: whole periods from ``dash_case_totals``, the edge
+    days of a custom period from ``cases``."""
     filters = filters or Filters()
-
-    def per_period(column: Any) -> dict[str, int]:
-        key = period_bucket(session, column, bucket)
-        query = _case_filters(select(key.label("k"), func.count().label("n")).where(column.is_not(None)),
-                              filters, column).group_by(key)
-        return {row.k: int(row.n) for row in session.execute(query)}
-
-    opened, closed = per_period(Case.created_at), per_period(Case.closed_at)
+    if bucket not in BUCKETS:
+        raise ValueError(f"Período inválido: {bucket!r} (use semana ou mes).")
+    split = split_period(filters.start, filters.end, bucket)
+    counts: dict[str, dict[str, int]] = {"aberto": defaultdict(int), "encerrado": defaultdict(int)}
+    if not split.empty:
+        total = totals.CaseTotal
+        query = _in_split(select(total.period, total.event, func.sum(total.n).label("n"))
+                          .where(total.grain == bucket), total.period, split)
+        query = _totals_filters(query, total, filters).group_by(total.period, total.event)
+        for row in session.execute(query):
+            if int(row.n):
+                counts[row.event][row.period] += int(row.n)
+    for edge in split.edges:
+        edge_filters = _edge_filters(filters, edge)
+        for event, column in (("aberto", Case.created_at), ("encerrado", Case.closed_at)):
+            key = period_bucket(session, column, bucket)
+            query = _case_filters(select(key.label("k"), func.count().label("n")).where(column.is_not(None)),
+                                  edge_filters, column).group_by(key)
+            for row in session.execute(query):
+                counts[event][row.k] += int(row.n)
+    opened, closed = counts["aberto"], counts["encerrado"]
     return [BacklogPoint(key, opened.get(key, 0), closed.get(key, 0)) for key in sorted(set(opened) | set(closed))]
 
 

@@ -308,6 +308,7 @@ class Attachment(Base):
         """What the case data keeps about the file (never the bytes)."""
         return {"anexo_id": self.id, "nome": self.filename, "sha256": self.sha256, "tamanho": self.size}
 from engine import calendar_models as _calendar_models  # noqa: E402,F401  (registers the calendar tables)
+from engine import dashboard_models as _dashboard_models  # noqa: E402,F401  (registers the Painel's tables)
 from engine import form_models as _form_models  # noqa: E402,F401  (registers the form editor tables)
 from engine import portal_models as _portal_models  # noqa: E402,F401  (registers the portal tables)
 from engine import versioning_models as _versioning_models  # noqa: E402,F401  (registers the versioning tables)

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine import clock
+from engine import dashboard_models as dashboard_totals
 from engine.actors import SYSTEM, Actor
 from engine.calendar import CalendarService, DeadlineRule, ensure_default_unit
 from engine.db import create_schema, make_engine, make_session_factory
@@ -305,6 +306,7 @@ class Runtime:
             if not claimed:
                 holder = conn.scalar(select(OPEN_TASKS.c.assignee).where(OPEN_TASKS.c.id == open_task.id))
                 raise ConflictError(f"A tarefa '{open_task.title}' já foi assumida por {holder or 'outra pessoa'}.")
+            dashboard_totals.holder_changed(conn, case_id, task_id, None, actor.username)
             self._write_audit(conn, case_id, actor, [_Change(
                 "tarefa_assumida", f"Tarefa assumida: {open_task.title}", open_task.spec_name, task_id)])
 
@@ -318,6 +320,7 @@ class Runtime:
                 raise PermissionDenied(f"A tarefa '{open_task.title}' está com {open_task.assignee}; "
                                        "só essa pessoa ou um gestor pode liberá-la.")
             conn.execute(update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id).values(assignee=None))
+            dashboard_totals.holder_changed(conn, case_id, task_id, open_task.assignee, None)
             self._write_audit(conn, case_id, actor, [_Change(
                 "tarefa_liberada", f"Tarefa devolvida à fila: {open_task.title}", open_task.spec_name, task_id,
                 {"assignee_anterior": open_task.assignee})])
@@ -340,6 +343,7 @@ class Runtime:
             if open_task.assignee == to_username:
                 return
             conn.execute(update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id).values(assignee=to_username))
+            dashboard_totals.holder_changed(conn, case_id, task_id, open_task.assignee, to_username)
             target = to_username or f"fila de {open_task.role}"
             self._write_audit(conn, case_id, actor, [_Change(
                 "tarefa_redistribuida", f"Tarefa “{open_task.title}” redistribuída para {target}"
@@ -705,6 +709,7 @@ class Runtime:
                 raise _StaleCase()
             if data != loaded.data:
                 write_case_parties(conn, loaded.case_id, data, loaded.data)
+            dash_before = dashboard_totals.pending_snapshot(conn, loaded.case_id)  # the Painel's aggregates
             for fired in self._write_deadlines(conn, loaded, timers, now):
                 changes.append(_Change("prazo_vencido", f"Prazo vencido: {fired.name}", fired.spec_name,
                                        fired.task_id, {"due_at": fired.due_at.isoformat()}, actor=SYSTEM))
@@ -717,6 +722,7 @@ class Runtime:
             if status == "encerrado" and loaded.status != "encerrado":
                 changes.append(_Change("encerrado", case_outcome or "Caso encerrado"))
             self._write_audit(conn, loaded.case_id, actor, changes, now)
+            dashboard_totals.record_commit(conn, loaded.case_id, dash_before, changes, actor, now)
             conn.commit()
         except (_StaleCase, IntegrityError):
             conn.rollback()
