@@ -12,7 +12,10 @@ calendar (:mod:`engine.calendar`) from the engine's clock:
 Each takes an optional ``a_partir_de`` (an ISO date or date-time): the day of the notice the count
 starts from, when it is not today (e.g. the date the recipient read an electronic notice).
 
-Each returns the due moment as an ISO 8601 string (the end of the last day in the unit's time
+Two more names give dates on the same clock and calendar: ``hoje()`` (the unit's local date) and
+``momento_local(data, horario)`` (a local date and time as an aware ISO moment).
+
+Each deadline helper returns the due moment as an ISO 8601 string (the end of the last day in the unit's time
 zone), which is what a BPMN ``timeDate`` needs. It also records how it was counted on the task
 being evaluated (``internal_data['prazo']``), so the deadline projection can show the legal basis
 and a later suspension can recount it.
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 from collections.abc import Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -119,8 +123,36 @@ def prazo_uteis(days: int, a_partir_de: Any = None) -> str:
     return count_deadline(DeadlineRule("prazo", _days(days), "uteis", "Lei 9.784/1999, art. 66"), a_partir_de)
 
 
+def _unit_calendar() -> Any:
+    context = _CONTEXT.get()
+    if context is None:
+        raise DeadlineHelperError("a data só pode ser calculada durante a execução de um caso")
+    return context.calendars.for_unit(context.unit)
+
+
+def hoje() -> str:
+    """Today in the case's unit (ISO date), from the engine clock: the date a party's answer was sent."""
+    return _unit_calendar().local_date(clock.now()).isoformat()
+
+
+def momento_local(data: str, horario: str = "00:00") -> str:
+    """The moment ``data`` (ISO date) ``horario`` ("14:30", "14h30", "14h") in the unit's time zone, as an ISO date-time
+    (e.g. the start of a hearing, for a timer that ends a wait at that moment)."""
+    calendar = _unit_calendar()
+    written = re.fullmatch(r"\s*(\d{1,2})\s*(?:[:hH]\s*(\d{2})?)?\s*", str(horario or "00:00"))
+    try:
+        if written is None:
+            raise ValueError(horario)
+        day = dt.date.fromisoformat(str(data)[:10])
+        moment = dt.datetime.combine(day, dt.time(int(written.group(1)), int(written.group(2) or 0)), calendar.tz)
+    except ValueError as error:
+        raise DeadlineHelperError(f"data ou horário inválido: {data!r} {horario!r}") from error
+    return moment.astimezone(dt.UTC).isoformat()
+
+
 #: Names every script, condition and timer expression can use.
-SCRIPT_GLOBALS: dict[str, object] = {"prazo": prazo, "prazo_dias": prazo_dias, "prazo_uteis": prazo_uteis}
+SCRIPT_GLOBALS: dict[str, object] = {"prazo": prazo, "prazo_dias": prazo_dias, "prazo_uteis": prazo_uteis,
+                                     "hoje": hoje, "momento_local": momento_local}
 
 
 class ProconScriptEngine(PythonScriptEngine):
