@@ -91,7 +91,7 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
         open_tasks = list(session.scalars(select(OpenTask)))
         waiting = {(cases[t.case_id].process_id, t.role, t.spec_name) for t in open_tasks}
         assert {("reclamacao", "atendente", "atendimento_preliminar"),
-                ("reclamacao", "atendente", "registrar_resposta"), ("reclamacao", "analista", "analisar_reclamacao"),
+                ("reclamacao", "fornecedor", "registrar_resposta"), ("reclamacao", "analista", "analisar_reclamacao"),
                 ("reclamacao", "conciliador", "realizar_audiencia")} <= waiting
 
         # What each role finds: denúncias to triage and to inspect, an auto to draw up, a notice to record as
@@ -101,10 +101,10 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
                 ("fiscalizacao", "fiscal", "lavrar_auto"),
                 ("processo_sancionatorio", "atendente", "registrar_ciencia"),
                 ("processo_sancionatorio", "autoridade", "decidir_primeira_instancia"),
-                ("processo_sancionatorio", "analista", "receber_recurso"),
+                ("processo_sancionatorio", "fornecedor", "receber_recurso"),
                 ("processo_sancionatorio", "analista", "analisar_recurso"),
                 ("audiencia", "conciliador", "realizar_audiencia")} <= waiting
-        assert "registrar_defesa" in {spec for _process, role, spec in waiting if role == "analista"}
+        assert "registrar_defesa" in {spec for _process, role, spec in waiting if role == "fornecedor"}
         running = {d.spec_name for d in session.scalars(select(Deadline).where(
             Deadline.kind == "legal", Deadline.fired_at.is_(None), Deadline.met_at.is_(None)))}
         assert {"prazo_defesa", "prazo_recurso", "prazo_ciencia"} <= running

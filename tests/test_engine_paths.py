@@ -40,8 +40,8 @@ PRELIM_NAO_RESOLVIDA = {"resultado_preliminar": "nao_resolvida",
                         "contato_descricao": "Liguei para o SAC em 03/03; a loja se recusou a trocar."}
 CIP = {"cip_texto": "Solicitamos resposta em 10 dias sobre a geladeira entregue com defeito.",
        "cip_email_fornecedor": "sac@lojaexemplo.com.br"}
-RESPOSTA = {"resposta_fornecedor": "A loja alega mau uso do produto.", "data_resposta": "05/03/2026",
-            "proposta_acordo": "", "consumidor_aceitou": "sem_proposta"}
+# The supplier's answer (staff may register it on the supplier's behalf); no proposal of agreement.
+RESPOSTA = {"resposta_fornecedor": "A loja alega mau uso do produto.", "proposta_acordo": ""}
 SCRIPT_ANSWER = "Fornecedor não respondeu à CIP no prazo."
 
 # -- deadlines: counted on the unit's calendar (São Paulo, SP), due at the END of the last day ----
@@ -201,6 +201,7 @@ UNTIL_ANALYSIS = [
     ("tarefa_concluida", "atendimento_preliminar", "ana"),
     ("tarefa_concluida", "emitir_cip", "ana"),
     ("tarefa_concluida", "registrar_resposta", "ana"),
+    ("etapas_automaticas", None, "ana"),  # the answer's date recorded, no proposal: on to the analyst
 ]
 
 
@@ -241,7 +242,9 @@ def test_cip_answered_then_analysis_decides(runtime: Runtime, frozen_clock: cloc
 
     case = assert_closed(runtime, result, outcome, frozen_clock())
     assert case.data["desfecho"] == desfecho
-    assert case.data["data_resposta"] == "2026-03-05"
+    # The answer's date is the day it was sent, in the unit (the engine clock: Monday 2 March).
+    assert (case.data["data_resposta"], case.data["cip_respondida"]) == ("2026-03-02", True)
+    assert (case.data["fornecedor_propos_acordo"], case.data["proposta_acordo"]) == (False, None)
     assert trail(runtime, result.case_id) == UNTIL_ANALYSIS + [
         ("tarefa_concluida", "analisar_reclamacao", "bia"),
         ("encerrado", None, "bia"),
@@ -395,7 +398,7 @@ def test_open_tasks_carry_the_role_of_their_lane(runtime: Runtime, atendente: Ac
     assert seen == [
         ("atendimento_preliminar", "atendente", "atendimento_preliminar"),
         ("emitir_cip", "atendente", "emitir_cip"),
-        ("registrar_resposta", "atendente", "resposta_fornecedor"),
+        ("registrar_resposta", "fornecedor", "resposta_fornecedor"),
         ("analisar_reclamacao", "analista", "analise_reclamacao"),
         ("realizar_audiencia", "conciliador", "audiencia_conciliacao"),
         ("classificar_reclamacao", "analista", "classificacao_reclamacao"),
@@ -579,8 +582,8 @@ def test_a_task_with_a_legal_timer_and_an_sla_is_due_at_the_timer(
     """An open task's due date is the legal timer attached to it, whether its own SLA ends before or after."""
     original = BPMN.read_text(encoding="utf-8")
     changed = original.replace(
-        'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="atendente"',
-        f'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="atendente" '
+        'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="fornecedor"',
+        f'camunda:formKey="resposta_fornecedor" camunda:candidateGroups="fornecedor" '
         f'camunda:dueDate="prazo_uteis({sla_days})"')
     assert changed != original
     with runtime.Session.begin() as session:

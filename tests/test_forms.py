@@ -117,7 +117,7 @@ def test_registro_reclamacao_definition(registry: FormRegistry) -> None:
     ("key", "field_name", "values"),
     [
         ("atendimento_preliminar", "resultado_preliminar", ["resolvida", "nao_resolvida"]),
-        ("resposta_fornecedor", "consumidor_aceitou", ["sim", "nao", "sem_proposta"]),
+        ("avaliacao_proposta", "proposta_resposta", ["aceita", "recusada"]),
         (
             "analise_reclamacao",
             "desfecho",

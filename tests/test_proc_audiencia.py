@@ -1,6 +1,8 @@
 """The conciliation hearing (``audiencia``) through the engine alone: scheduling, the parties' notices
-(an e-mail to the consumer, the ``notificacao`` procedure for the supplier), rescheduling, every outcome of
-the hearing, the termo and the follow-up of an agreement.
+(an e-mail to the consumer, the ``notificacao`` procedure for the supplier), then the consumer's
+confirmation of attendance (whose wait ends at the hearing's time), rescheduling, every outcome of the
+hearing, the termo and the follow-up of an agreement (the consumer says whether it was kept; silent, the
+atendente checks).
 
 Started directly (``start_case`` with the scheduling form) for the paths, and through a call activity
 with the complaint's data for what a caller hands over and gets back. Runs on SQLite by default and on
@@ -23,6 +25,7 @@ from sqlalchemy import select
 import engine.runtime as runtime_module
 from engine import clock
 from engine.actors import Actor
+from engine.errors import PermissionDenied
 from engine.models import AuditEvent, Case, Deadline, ExternalJob, OpenTask
 from engine.runtime import CaseResult, Runtime
 from tasks import registry
@@ -48,7 +51,9 @@ PARTES = {"consumidor_nome": "João da Silva", "consumidor_cpf": "529.982.247-25
 SENT = {"email_enviado_em": "2026-03-02T10:00:05-03:00", "email_message_id": "<1@procon>"}
 OUTPUTS = {"audiencia_resultado", "consumidor_ausente", "fornecedor_ausente", "fornecedor_ciencia_em",
            "audiencia_redesignacoes", "audiencia_data", "audiencia_horario", "audiencia_local", "audiencia_relato",
-           "acordo_obrigacoes", "prazo_cumprimento", "acordo_cumprimento", "documento_termo_audiencia"}
+           "acordo_obrigacoes", "prazo_cumprimento", "acordo_cumprimento", "documento_termo_audiencia",
+           "audiencia_presenca", "audiencia_presenca_motivo"}
+CONFIRMA = {"audiencia_presenca": "confirmada", "audiencia_presenca_motivo": ""}
 
 
 def local(year: int, month: int, day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
@@ -140,12 +145,24 @@ def assert_closed(rt: Runtime, result: CaseResult, outcome: str) -> Case:
     return case
 
 
+def confirm(rt: Runtime, result: CaseResult, actor: Actor, values: Mapping[str, str] = CONFIRMA) -> CaseResult:
+    """The consumer's answer to the summons (here ``actor`` may be staff registering it on the consumer's behalf)."""
+    [task] = [t for t in result.open_tasks if t.spec_name == "confirmar_presenca"]
+    assert (task.title, task.role, task.form_key) == (
+        "Confirmar presença na audiência", "consumidor", "confirmacao_audiencia")
+    return rt.complete_task(result.case_id, task.task_id, actor, values)
+
+
 def notify_parties(rt: Runtime, result: CaseResult, atendente: Actor, read_on: str = "03/03/2026") -> CaseResult:
-    """The consumer's e-mail, the supplier's notice (e-mail, then its ciência): the hearing can be recorded."""
+    """The consumer's e-mail, the supplier's notice (e-mail, then its ciência), then the consumer confirms
+    (through the atendente): the hearing can be recorded."""
     _job, result = finish_job(rt, result.case_id, "convidar_consumidor", SENT)
     _job, result = finish_job(rt, result.case_id, "enviar_notificacao", SENT)  # inside the called notification
-    return step(rt, result, "registrar_ciencia", atendente,
-                {"notificacao_ciencia_em": read_on, "notificacao_ciencia_meio": "confirmacao_leitura"})
+    result = step(rt, result, "registrar_ciencia", atendente,
+                  {"notificacao_ciencia_em": read_on, "notificacao_ciencia_meio": "confirmacao_leitura"})
+    # The consumer is asked to confirm until the hearing's time (Friday 20 March, 14:30 in São Paulo).
+    assert only_task(result, "confirmar_presenca").due_at == local(2026, 3, 20, 14, 30)
+    return confirm(rt, result, atendente)
 
 
 def until_hearing(rt: Runtime, conciliador: Actor, atendente: Actor) -> CaseResult:
@@ -225,12 +242,13 @@ def test_agreement_followed_up_at_its_deadline(runtime: Runtime, frozen_clock: c
     assert runtime.fire_due_timers() == 1
     [check] = open_tasks(runtime, result.case_id)
     assert (check.spec_name, check.title, check.role, check.form_key) == (
-        "verificar_acordo", "Verificar cumprimento do acordo", "atendente", "verificacao_acordo")
-    # Its SLA: 5 working days from Tuesday 31 March, Good Friday (3 April) not counted -> Wednesday 8 April.
-    assert check.due_at == end_of_day(dt.date(2026, 4, 8))
+        "verificar_acordo", "Informar se o acordo foi cumprido", "consumidor", "informacao_acordo")
+    # The consumer has 10 calendar days from Tuesday 31 March -> Friday 10 April (then the atendente checks).
+    assert check.due_at == end_of_day(dt.date(2026, 4, 10))
     timer = next(d for d in deadlines(runtime, result.case_id) if d.spec_name == "prazo_acordo")
     assert (timer.outcome, timer.fired_at) == ("vencido", fired_at)
 
+    # The consumer phoned: the atendente registers the answer on the consumer's behalf.
     result = runtime.complete_task(result.case_id, check.task_id, atendente, {
         "acordo_cumprimento": cumprimento, "acordo_verificacao_relato": "Consumidor informou por telefone em 31/03."})
     case = assert_closed(runtime, result, outcome)
@@ -243,12 +261,50 @@ def test_agreement_followed_up_at_its_deadline(runtime: Runtime, frozen_clock: c
         ("servico_concluido", "convidar_consumidor"),
         ("servico_concluido", "enviar_notificacao"),
         ("tarefa_concluida", "registrar_ciencia"),
+        ("tarefa_concluida", "confirmar_presenca"),
         ("tarefa_concluida", "realizar_audiencia"),
         ("tarefa_concluida", "registrar_acordo"),
         ("servico_concluido", "gerar_termo"),
         ("prazo_vencido", "prazo_acordo"),
         ("tarefa_concluida", "verificar_acordo"),
     ]
+    assert (case.data["audiencia_presenca"], case.data["acordo_cumprimento"]) == ("confirmada", cumprimento)
+    confirmation = next(d for d in deadlines(runtime, result.case_id) if d.spec_name == "prazo_informacao_acordo")
+    assert (confirmation.attached_to, confirmation.outcome) == ("verificar_acordo", "cumprido")
+
+
+def test_consumer_silent_on_the_agreement_the_atendente_checks(
+        runtime: Runtime, frozen_clock: clock.FrozenClock, conciliador: Actor, atendente: Actor) -> None:
+    result = hold(runtime, until_hearing(runtime, conciliador, atendente), frozen_clock, conciliador, "acordo")
+    result = step(runtime, result, "registrar_acordo", conciliador, ACORDO)
+    _job, result = finish_job(runtime, result.case_id, "gerar_termo",
+                              {"documento_termo_audiencia": {"documento_id": 4}})
+    frozen_clock.set(end_of_day(dt.date(2026, 3, 30)) + dt.timedelta(seconds=1))
+    assert runtime.fire_due_timers() == 1
+    [asked] = open_tasks(runtime, result.case_id)
+    assert asked.spec_name == "verificar_acordo"
+
+    # Ten days of silence (until Friday 10 April): the check goes back to the atendente.
+    frozen_clock.set(end_of_day(dt.date(2026, 4, 10)))
+    assert runtime.fire_due_timers() == 0
+    silent_until = end_of_day(dt.date(2026, 4, 10)) + dt.timedelta(seconds=1)
+    frozen_clock.set(silent_until)
+    assert runtime.fire_due_timers() == 1
+    [check] = open_tasks(runtime, result.case_id)
+    assert (check.spec_name, check.title, check.role, check.form_key) == (
+        "verificar_acordo_atendente", "Verificar cumprimento do acordo", "atendente", "verificacao_acordo")
+    # Its SLA: 5 working days from Saturday 11 April -> Friday 17 April.
+    assert check.due_at == end_of_day(dt.date(2026, 4, 17))
+    missed = next(d for d in deadlines(runtime, result.case_id) if d.spec_name == "prazo_informacao_acordo")
+    assert (missed.outcome, missed.fired_at) == ("vencido", silent_until)
+
+    with pytest.raises(PermissionDenied):  # a task of the atendente, not of the consumer
+        runtime.complete_task(result.case_id, check.task_id, conciliador, {
+            "acordo_cumprimento": "cumprido", "acordo_verificacao_relato": "?"})
+    result = runtime.complete_task(result.case_id, check.task_id, atendente, {
+        "acordo_cumprimento": "descumprido", "acordo_verificacao_relato": "A loja não devolveu o valor (extrato)."})
+    case = assert_closed(runtime, result, "Encerrada: acordo descumprido")
+    assert case.data["audiencia_resultado"] == "acordo_descumprido"
 
 
 @pytest.mark.parametrize(("ocorrencia", "outcome", "resultado", "consumidor", "fornecedor"), [
@@ -272,8 +328,11 @@ def test_hearing_without_agreement(runtime: Runtime, frozen_clock: clock.FrozenC
         resultado, consumidor, fornecedor)
     assert case.data["fornecedor_ciencia_em"] == "2026-03-03"  # when the supplier read the notice
     assert case.data["ausencia_consumidor_encerra"] is True
-    # Scheduled within start_case, the first task never waited: only the notice's deadline was counted.
-    assert [d.spec_name for d in deadlines(runtime, result.case_id)] == ["prazo_ciencia"]
+    # Scheduled within start_case, the first task never waited: only the notice's deadline and the consumer's
+    # confirmation (until the hearing's time, answered) were counted.
+    assert [(d.spec_name, d.outcome) for d in deadlines(runtime, result.case_id)] == [
+        ("prazo_ciencia", "cumprido"), ("prazo_confirmacao", "cumprido")]
+    assert case.data["audiencia_presenca"] == "confirmada"
 
 
 def test_rescheduled_on_request_then_held(runtime: Runtime, frozen_clock: clock.FrozenClock, conciliador: Actor,
@@ -286,7 +345,9 @@ def test_rescheduled_on_request_then_held(runtime: Runtime, frozen_clock: clock.
     assert jobs(runtime, result.case_id)[-1].spec_name == "enviar_notificacao"  # no termo for a rescheduling
     result = runtime.complete_task(result.case_id, redesignar.task_id, conciliador, REDESIGNACAO)
 
-    # Both parties are summoned again, to the new date.
+    # Both parties are summoned again, to the new date (the first confirmation no longer counts).
+    assert result.open_tasks == []
+    assert load_case(runtime, result.case_id).data["audiencia_presenca"] is None
     mail = pending_job(runtime, result.case_id)
     assert mail.spec_name == "convidar_consumidor"
     assert "10/04/2026, às 10:00" in mail.payload["email_assunto"]
@@ -301,8 +362,16 @@ def test_rescheduled_on_request_then_held(runtime: Runtime, frozen_clock: clock.
     only_task(result, "registrar_ciencia")
     frozen_clock.set(end_of_day(dt.date(2026, 3, 30)) + dt.timedelta(seconds=1))
     assert runtime.fire_due_timers() == 1
+    # The consumer is asked again, until the new time, and does not answer: the hearing is not held up by it.
+    [asked] = open_tasks(runtime, result.case_id)
+    assert (asked.spec_name, asked.due_at) == ("confirmar_presenca", local(2026, 4, 10, 10))
+    frozen_clock.set(local(2026, 4, 10, 10))
+    assert runtime.fire_due_timers() == 0
+    frozen_clock.set(local(2026, 4, 10, 10) + dt.timedelta(seconds=1))
+    assert runtime.fire_due_timers() == 1
     [hearing] = open_tasks(runtime, result.case_id)
     assert hearing.spec_name == "realizar_audiencia"
+    assert load_case(runtime, result.case_id).data["audiencia_presenca"] == "sem_resposta"
 
     frozen_clock.set(local(2026, 4, 10, 11))
     result = runtime.complete_task(result.case_id, hearing.task_id, conciliador, registro("sem_acordo"))
@@ -316,6 +385,10 @@ def test_rescheduled_on_request_then_held(runtime: Runtime, frozen_clock: clock.
         "data_anterior": "2026-03-20", "nova_data": "2026-04-10", "solicitante": "fornecedor",
         "motivo": "Preposto em outra audiência."}]
     assert case.data["fornecedor_ciencia_em"] == "2026-03-30"  # the second notice's (presumed) ciência
+    assert case.data["audiencia_presenca"] == "sem_resposta"
+    confirmations = [(d.due_at, d.outcome) for d in deadlines(runtime, result.case_id)
+                     if d.spec_name == "prazo_confirmacao"]
+    assert confirmations == [(local(2026, 3, 20, 14, 30), "cumprido"), (local(2026, 4, 10, 10), "vencido")]
     assert called_ends(runtime, result.case_id) == ["Notificação entregue (sem prazo de resposta)"] * 2
     assert [j.spec_name for j in jobs(runtime, result.case_id)] == [
         "convidar_consumidor", "enviar_notificacao", "convidar_consumidor", "enviar_notificacao", "gerar_termo"]
@@ -402,6 +475,9 @@ def test_called_with_the_complaints_data_and_absence_not_closing(
     _job, result = finish_job(runtime, result.case_id, "enviar_notificacao", SENT)
     result = step(runtime, result, "registrar_ciencia", atendente,
                   {"notificacao_ciencia_em": "04/03/2026", "notificacao_ciencia_meio": "resposta_email"})
+    # The consumer cannot come (registered by the atendente): the hearing goes on; the reason goes back.
+    result = confirm(runtime, result, atendente, {"audiencia_presenca": "nao_comparecera",
+                                                  "audiencia_presenca_motivo": "Cirurgia marcada no mesmo dia."})
 
     result = hold(runtime, result, frozen_clock, conciliador, ocorrencia)
     termo = pending_job(runtime, result.case_id)
@@ -424,6 +500,8 @@ def test_called_with_the_complaints_data_and_absence_not_closing(
         "fornecedor_ciencia_em": "2026-03-04", "audiencia_data": "2026-03-20",
         "documento_termo_audiencia": {"documento_id": 5}}
     assert OUTPUTS <= data.keys()
+    assert (data["audiencia_presenca"], data["audiencia_presenca_motivo"]) == (
+        "nao_comparecera", "Cirurgia marcada no mesmo dia.")
     for working in ("email_para", "termo", "acordo", "documento_tipo", "notificacao_texto", "audiencia_ocorrencia"):
         assert working not in data
     assert {k: data[k] for k in PARTES} == PARTES  # the caller's own data is kept

@@ -61,7 +61,9 @@ DEFESA = {"defesa_data_protocolo": "10/03/2026", "defesa_representante": "Dra. C
 AUDIENCIA = {"audiencia_data": "16/03/2026", "audiencia_modalidade": "videoconferencia",
              "audiencia_local_ou_link": "https://video.procon.example/sala-3",
              "audiencia_termo": "Ouvida a testemunha Pedro Lima."}
-RECEBIMENTO = {"recurso_protocolo": "REC-2026-0007", "recurso_canal": "portal"}
+# The supplier's appeal (the analyst registers it on the supplier's behalf here; tests/test_proc_parties.py
+# has the supplier file it itself).
+RECEBIMENTO = {"recurso_interposicao": "A multa desconsidera a boa-fé e o porte da loja.", "recurso_canal": "protocolo"}
 SENT = {"email_enviado_em": "2026-03-02T10:00:05-03:00", "email_message_id": "<1@procon>"}
 OUTCOME_PAGA = "Encerrada: multa paga"
 OUTCOME_DIVIDA = "Inscrita em dívida ativa"

@@ -207,23 +207,27 @@ class _Demo:
         result = self.step(result, "atendimento_preliminar", "atendente", self.preliminar)
         self.step(result, "emitir_cip", "atendente", self.cip)
 
-    def answered(self, index: int, accepted: str, answer: str) -> CaseResult:
+    def answered(self, index: int, answer: str, proposal: str = "") -> CaseResult:
+        """The supplier's answer to the CIP (by post: the atendente registers it on the supplier's behalf)."""
         result = self.runtime.start_case("reclamacao", self.actors["atendente"], _registration(index))
         result = self.step(result, "atendimento_preliminar", "atendente", self.preliminar)
         result = self.step(result, "emitir_cip", "atendente", self.cip)
-        return self.step(result, "registrar_resposta", "atendente", {
-            "data_resposta": _today(), "consumidor_aceitou": accepted, "resposta_fornecedor": answer})
+        return self.step(result, "registrar_resposta", "atendente",
+                         {"resposta_fornecedor": answer, "proposta_acordo": proposal})
 
     def closed_complaint(self, moment: dt.datetime, index: int) -> Story:
         yield moment
-        result = self.answered(index, "sim", "Cancelamos a cobrança e devolvemos o valor.")
+        result = self.answered(index, "Cancelamos a cobrança e devolvemos o valor.")
         self.step(result, "analisar_reclamacao", "analista", {
             "desfecho": "fundamentada_atendida",
             "fundamentacao": "Fornecedor reconheceu a cobrança indevida e a estornou."})
 
     def complaint_at_hearing(self, moment: dt.datetime, index: int) -> Story:
         yield moment
-        result = self.answered(index, "nao", "A tarifa está prevista no contrato.")
+        result = self.answered(index, "A tarifa está prevista no contrato.", "Desconto de 50% na próxima fatura.")
+        # The consumer refused the proposal by phone: the atendente registers it on the consumer's behalf.
+        result = self.step(result, "avaliar_proposta", "atendente", {
+            "proposta_resposta": "recusada", "proposta_comentario": "Quer o estorno integral, não desconto."})
         self.step(result, "analisar_reclamacao", "analista",
                   {"desfecho": "audiencia", "fundamentacao": "Tentar acordo em audiência."})
 
@@ -316,7 +320,7 @@ class _Demo:
         (without a hearing) done ``instructed_ago`` working days ago."""
         result = yield from self._moments(self.sanction(supplier, days_ago))
         yield self.at(days_ago - 6, 14)
-        result = self.step(result, "registrar_defesa", "analista", {
+        result = self.step(result, "registrar_defesa", "analista", {  # filed by post, registered for the supplier
             "defesa_data_protocolo": _today(), "defesa_representante": "Dra. Carla Souza (OAB/SP 123.456)",
             "defesa_resumo": "A empresa alega falha pontual de um funcionário e diz ter corrigido a prática.",
             "testemunha_1_nome": "Pedro Lima", "testemunha_2_nome": "", "testemunha_3_nome": ""})
@@ -382,8 +386,9 @@ class _Demo:
         yield self.at(15, 10)
         result = self.read(result)
         yield self.at(13, 14)
-        result = self.step(result, "receber_recurso", "analista",
-                           {"recurso_protocolo": f"REC-{self.today.year}-0007", "recurso_canal": "portal"})
+        result = self.step(result, "receber_recurso", "analista", {  # filed at the counter, for the supplier
+            "recurso_interposicao": "A multa desconsidera a boa-fé e o porte da empresa.",
+            "recurso_canal": "protocolo"})
         result = self.step(result, "registrar_recurso", "analista", {
             "recurso_data_protocolo": _today(), "recurso_representante": "Dra. Carla Souza (OAB/SP 123.456)",
             "recurso_pedido": "reducao", "recurso_razoes": "A multa desconsidera a boa-fé e o porte da empresa."})
@@ -405,7 +410,11 @@ class _Demo:
         result = self.email_sent(result)  # the consumer's summons
         result = self.email_sent(result)  # the supplier's notice (notificacao, inside the hearing)
         yield self.at(days_ago - 1, 15)
-        yield self.read(result)
+        result = self.read(result)
+        yield self.at(days_ago - 1, 16)
+        # The consumer confirmed by phone: the atendente registers it on the consumer's behalf.
+        yield self.step(result, "confirmar_presenca", "atendente",
+                        {"audiencia_presenca": "confirmada", "audiencia_presenca_motivo": ""})
 
     def hearing_scheduled(self) -> Story:
         yield from self._moments(self.hearing_summoned(3, self.working_day(5), "https://video.procon.example/sala-3"))
