@@ -80,9 +80,15 @@ def test_attendant_takes_a_complaint_from_intake_to_closing(app: Flask, runtime:
     _, cip_task = re.match(r"/casos/(\d+)/tarefas/(.+)", response.headers["Location"]).groups()
     response = complete(ana, case_id, cip_task, {"cip_texto": "Solicitamos manifestação.",
                                                  "cip_email_fornecedor": "sac@loja.example"})
-    _, answer_task = re.match(r"/casos/(\d+)/tarefas/(.+)", response.headers["Location"]).groups()
+    # The CIP is answered by the supplier: the attendant is not sent to it, but finds it on the case page
+    # and may register an answer that came by post on the supplier's behalf; a conciliator may not.
+    assert response.headers["Location"] == f"/casos/{case_id}"
+    [(_, answer_task)] = task_links(ana.get(f"/casos/{case_id}").get_data(as_text=True))
+    page = ana.get(f"/casos/{case_id}/tarefas/{answer_task}").get_data(as_text=True)
+    assert "Responder à CIP" in page and "consumidor_aceitou" not in page and "data_resposta" not in page
+    assert client_for(app, "davi").get(f"/casos/{case_id}/tarefas/{answer_task}").status_code == 403
     response = complete(ana, case_id, answer_task, {"resposta_fornecedor": "Vamos trocar o produto.",
-                                                    "data_resposta": "05/03/2026", "consumidor_aceitou": "nao"})
+                                                    "proposta_acordo": ""})
     assert response.headers["Location"] == f"/casos/{case_id}"
 
     # The analyst finds it in her group queue, claims it and closes it.
@@ -230,11 +236,12 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
     html = ana.get("/tarefas").get_data(as_text=True)
     queue = html.split("Fila do grupo")[1]
     # Earliest first: the preliminary contact's SLA (5 working days: Monday 9 March), then the CIP
-    # answer (10 calendar days: Thursday 12 March), then the task without a deadline.
-    assert (queue.index("Atendimento preliminar") < queue.index("Registrar resposta do fornecedor")
+    # answer (10 calendar days: Thursday 12 March; the supplier's, which attendants may register for it),
+    # then the task without a deadline.
+    assert (queue.index("Atendimento preliminar") < queue.index("Responder à CIP")
             < queue.index("Registrar reclamação"))
     assert "09/03/2026 · 7 dias restantes" in row_with(queue, "Atendimento preliminar")
-    assert "12/03/2026 · 10 dias restantes" in row_with(queue, "Registrar resposta do fornecedor")
+    assert "12/03/2026 · 10 dias restantes" in row_with(queue, "Responder à CIP")
     assert "sem prazo" in row_with(queue, "Registrar reclamação")
     assert "prazo-vencido" not in html and "linha-vencida" not in html
 
@@ -243,13 +250,13 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
     queue = ana.get("/tarefas").get_data(as_text=True).split("Fila do grupo")[1]
     prelim = row_with(queue, "Atendimento preliminar")
     assert "linha-vencida" in prelim and "prazo-vencido" in prelim and "vencido há 3 dias" in prelim
-    answer = row_with(queue, "Registrar resposta do fornecedor")
+    answer = row_with(queue, "Responder à CIP")
     assert "vence hoje" in answer and "linha-vencida" not in answer and "prazo-vencido" not in answer
 
     # Right after the end of that day (00:00 on Friday 13 March in São Paulo) it is overdue too.
     frozen_clock.set(dt.datetime(2026, 3, 13, 3, 0, 0, tzinfo=dt.UTC))
     queue = ana.get("/tarefas").get_data(as_text=True).split("Fila do grupo")[1]
-    answer = row_with(queue, "Registrar resposta do fornecedor")
+    answer = row_with(queue, "Responder à CIP")
     assert "linha-vencida" in answer and "prazo-vencido" in answer and "vencido há 1 dia" in answer
     assert "linha-vencida" not in row_with(queue, "Registrar reclamação")
 

@@ -10,11 +10,18 @@ from engine import clock, queries
 from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied, ProcedureError
 from engine.forms import FormDefinition, UploadedFile
 from engine.models import Case, OpenTask
+from engine.roles import PARTY_PROXIES
 from webapp.auth import login_required
 from webapp.presenters import describe
 from webapp.runtime_access import db_session, runtime
 
 bp = Blueprint("inbox", __name__)
+
+
+def queue_roles(roles: frozenset[str]) -> frozenset[str]:
+    """The roles whose queue a person sees: their own, plus the parties' they may answer for (a consumer's
+    or a supplier's answer that came by post, by phone or at the counter)."""
+    return roles | {party for party, staff in PARTY_PROXIES.items() if roles & staff}
 
 
 def uploaded_files(form: FormDefinition) -> dict[str, UploadedFile]:
@@ -58,7 +65,7 @@ def index() -> Any:
 def tasks() -> Any:
     session = db_session()
     return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
-                           queue=queries.group_queue(session, g.actor.roles,
+                           queue=queries.group_queue(session, queue_roles(g.actor.roles),
                                                      None if "admin" in g.actor.roles else g.user.unit),
                            notices=queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit))
 
@@ -101,7 +108,7 @@ def task_page(case_id: int, task_id: str) -> Any:
     if task is None:
         flash("Esta tarefa não está mais aberta: veja no histórico do caso quem a concluiu.", "aviso")
         return redirect(url_for("cases.case_page", case_id=case_id))
-    if not g.actor.has_role(task.role):
+    if not g.actor.may_perform(task.role):
         abort(403)
     form = runtime().form_for(task)
     if request.method == "GET":
