@@ -26,8 +26,7 @@ PROCESS = "reclamacao"
 PRELIM_RESOLVIDA = {"resultado_preliminar": "resolvida", "contato_descricao": "Resolvido por telefone (Ana)."}
 PRELIM_NAO_RESOLVIDA = {"resultado_preliminar": "nao_resolvida", "contato_descricao": "Sem acordo (Caio)."}
 CIP = {"cip_texto": "Solicitamos resposta em 10 dias.", "cip_email_fornecedor": "sac@lojaexemplo.com.br"}
-RESPOSTA = {"resposta_fornecedor": "A loja vai trocar o produto.", "data_resposta": "2026-03-05",
-            "proposta_acordo": "Troca em 5 dias.", "consumidor_aceitou": "sim"}
+RESPOSTA = {"resposta_fornecedor": "A loja vai trocar o produto.", "proposta_acordo": ""}  # no proposal: to analysis
 # A CIP sent at the frozen clock's start (Monday 2 March 2026, 10:00 in São Paulo) is due at the end
 # of its 10th day, Thursday 12 March (a working day), in São Paulo: 02:59:59.999999 UTC on the 13th.
 CIP_DUE = dt.datetime.combine(dt.date(2026, 3, 12), dt.time.max,
@@ -500,6 +499,7 @@ def test_stale_cached_workflow_never_overwrites_a_newer_version(
         ("tarefa_concluida", "atendimento_preliminar", "ana"),
         ("tarefa_concluida", "emitir_cip", "caio"),
         ("tarefa_concluida", "registrar_resposta", "ana"),
+        ("etapas_automaticas", None, "ana"),  # the answer's date recorded
     ]
 
     # And B, whose cache is now the stale one, still sees A's change.

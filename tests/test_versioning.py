@@ -557,4 +557,5 @@ def test_migrate_a_case_waiting_inside_a_called_procedure(
     result = finish_job(runtime, inside.case_id, "enviar_notificacao")
     result = step(runtime, result, "registrar_ciencia", atendente,
                   {"notificacao_ciencia_em": "03/03/2026", "notificacao_ciencia_meio": "confirmacao_leitura"})
+    result = step(runtime, result, "confirmar_presenca", atendente, {"audiencia_presenca": "confirmada"})
     assert only_task(result, "realizar_audiencia").title == "Realizar audiência (v2)"

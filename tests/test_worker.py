@@ -403,7 +403,7 @@ def test_warning_two_business_days_before_the_cip_deadline_once_to_the_right_per
         complaint: dict[str, str]) -> None:
     claimed = send_cip(runtime, atendente, complaint)
     runtime.claim(claimed.case_id, only_task(claimed, "registrar_resposta"), atendente)
-    queued = send_cip(runtime, atendente, complaint)  # left in the atendente queue
+    queued = send_cip(runtime, atendente, complaint)  # left in the supplier's queue (attendants see it too)
     for sent in (claimed, queued):
         assert cip_deadline(runtime, sent.case_id).due_at == CIP_DUE
 
@@ -439,16 +439,16 @@ def test_warning_two_business_days_before_the_cip_deadline_once_to_the_right_per
     by_case = {n.case_id: n for n in warnings}
     to_ana, to_queue = by_case[claimed.case_id], by_case[queued.case_id]
     assert (to_ana.recipient, to_ana.role) == ("ana", None)
-    assert (to_queue.recipient, to_queue.role, to_queue.unit) == (None, "atendente", "CAP")
+    assert (to_queue.recipient, to_queue.role, to_queue.unit) == (None, "fornecedor", "CAP")
     for notice, sent in ((to_ana, claimed), (to_queue, queued)):
         assert notice.deadline_id == cip_deadline(runtime, sent.case_id).id
         assert notice.created_at == sp(10, 0, 0, 1) and notice.read_at is None
         assert notice.message.startswith("Prazo vencendo: Prazo de resposta à CIP")
-        assert "12/03/2026" in notice.message and "Registrar resposta do fornecedor" in notice.message
+        assert "12/03/2026" in notice.message and "Responder à CIP" in notice.message
         [event] = events(runtime, sent.case_id, "aviso_prazo")
         assert (event.actor, event.description) == ("sistema", notice.message)
     assert events(runtime, claimed.case_id, "aviso_prazo")[0].details == {"para": "ana"}
-    assert events(runtime, queued.case_id, "aviso_prazo")[0].details == {"para": "fila de atendente"}
+    assert events(runtime, queued.case_id, "aviso_prazo")[0].details == {"para": "fila de fornecedor"}
     with runtime.Session() as session:
         assert session.scalar(select(func.count(Deadline.id)).where(Deadline.warned_at.is_not(None))) == 2
 

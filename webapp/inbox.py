@@ -67,14 +67,16 @@ def tasks() -> Any:
     return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
                            queue=queries.group_queue(session, queue_roles(g.actor.roles),
                                                      None if "admin" in g.actor.roles else g.user.unit),
-                           notices=queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit))
+                           notices=queries.notifications_for(session, g.user.username, queue_roles(g.actor.roles),
+                                                             g.user.unit))
 
 
 @bp.route("/avisos/<int:notice_id>/lido", methods=["POST"])
 @login_required
 def mark_read(notice_id: int) -> Any:
     session = db_session()
-    notices = queries.notifications_for(session, g.user.username, g.actor.roles, g.user.unit, limit=500)
+    notices = queries.notifications_for(session, g.user.username, queue_roles(g.actor.roles), g.user.unit,
+                                        limit=500)
     notice = next((n for n in notices if n.id == notice_id), None)
     if notice is None:
         abort(404)
