@@ -4,8 +4,10 @@ No function here deserializes a workflow. Compliance, trend, flow times and back
 aggregate tables of :mod:`engine.dashboard_models` (per week / month x unit x procedure x step x
 kind x outcome, per person, step durations in 10%-wide buckets, cases opened / closed); the "now"
 lists and the heat map read the live projections (``deadlines``, ``open_tasks``), bounded by the
-running work and indexed for it. A custom period is split into the whole weeks / months inside it
-(aggregates) and the days at its edges (counted on the projections, the same way) — exact to the day.
+running work and indexed for it. A custom period (``de`` / ``até``, whole local days) is read as its
+whole months, then the whole weeks and the single days at its edges, all from the aggregate tables
+(:func:`cover`); only a bound that is not at local midnight leaves a piece of a day, counted on the
+projections the same way (:func:`_compliance_live`, :func:`_steps_live`). Exact to the second.
 
 Why aggregate tables kept in the command's transaction rather than PostgreSQL materialized views
 refreshed by the worker: the numbers are current the moment a task is done or claimed (a refresh of
@@ -307,8 +309,8 @@ def _person_joins(query: Select[Any]) -> tuple[Select[Any], ColumnElement[Any]]:
 
 @dataclass(frozen=True)
 class PeriodSplit:
-    """Whole periods of a grain inside ``[start, end)`` (``lo <= key < hi``; ``None`` = unbounded),
-    read from the aggregate tables, and the edges they do not cover, read from the projections."""
+    """Whole periods of a grain inside ``[start, end)`` (``lo <= key < hi``; ``None`` = unbounded)
+    and the edges they do not cover."""
 
     lo: str | None
     hi: str | None
@@ -333,12 +335,50 @@ def split_period(start: dt.datetime | None, end: dt.datetime | None, grain: str)
     return PeriodSplit(lo, hi, tuple(edges))
 
 
-def _in_split(query: Select[Any], column: Any, split: PeriodSplit) -> Select[Any]:
-    if split.lo is not None:
-        query = query.where(column >= split.lo)
-    if split.hi is not None:
-        query = query.where(column < split.hi)
-    return query
+@dataclass(frozen=True)
+class Cover:
+    """A period as aggregate rows: ``pieces`` (grain, lo, hi) read from the aggregate tables, and
+    what is left (pieces of a day, when a bound is not at local midnight) read from the projections."""
+
+    pieces: tuple[tuple[str, str | None, str | None], ...]
+    live: tuple[tuple[dt.datetime | None, dt.datetime | None], ...]
+
+
+def cover(start: dt.datetime | None, end: dt.datetime | None, grains: tuple[str, ...] = ("mes", "semana", "dia")
+          ) -> Cover:
+    """Whole months (or weeks) inside the period, then whole weeks and days at its edges."""
+    pieces: list[tuple[str, str | None, str | None]] = []
+    live: list[tuple[dt.datetime | None, dt.datetime | None]] = []
+
+    def fill(a: dt.datetime | None, b: dt.datetime | None, level: int) -> None:
+        if level == len(grains):
+            if a is None or b is None or a < b:
+                live.append((a, b))
+            return
+        split = split_period(a, b, grains[level])
+        if not split.empty:
+            pieces.append((grains[level], split.lo, split.hi))
+        for edge in split.edges:
+            fill(edge[0], edge[1], level + 1)
+
+    fill(start, end, 0)
+    return Cover(tuple(pieces), tuple(live))
+
+
+def _in_cover(query: Select[Any], table: Any, pieces: Iterable[tuple[str, str | None, str | None]]) -> Select[Any]:
+    conditions = []
+    for grain, lo, hi in pieces:
+        terms = [table.grain == grain]
+        if lo is not None:
+            terms.append(table.period >= lo)
+        if hi is not None:
+            terms.append(table.period < hi)
+        conditions.append(and_(*terms))
+    return query.where(or_(*conditions))
+
+
+def _bucket(period: str, bucket: str) -> str:
+    return totals.bucket_of(dt.date.fromisoformat(period), "semana" if bucket == "semana" else "mes")
 
 
 def _edge_filters(filters: Filters, edge: tuple[dt.datetime | None, dt.datetime | None]) -> Filters:
@@ -382,21 +422,20 @@ def _compliance_live(session: Session, filters: Filters, group_by: str) -> list[
                           int(row.pendentes), int(row.cancelados)) for row in session.execute(query)]
 
 
-def _compliance_totals(session: Session, filters: Filters, group_by: str, split: PeriodSplit) -> list[ComplianceRow]:
-    """Whole periods from ``dash_deadline_totals`` (or ``dash_person_totals`` per person)."""
+def _compliance_totals(session: Session, filters: Filters, group_by: str,
+                       pieces: tuple[tuple[str, str | None, str | None], ...]) -> list[ComplianceRow]:
+    """The pieces of the period from ``dash_deadline_totals`` (or ``dash_person_totals`` per person)."""
     if group_by == "pessoa":
         table: Any = totals.PersonTotal
-        query = select(table.person.label("chave"), literal(None).label("rotulo"))
         key: Any = table.person
-        query = _in_split(query, table.period, split)
+        query = select(key.label("chave"), literal(None).label("rotulo"))
     else:
         table = totals.DeadlineTotal
-        grain = "semana" if group_by == "periodo_semana" else "mes"
         key = {"processo": table.process_id, "etapa": table.spec_name, "unidade": table.unit}.get(group_by,
                                                                                              table.period)
         label = func.max(table.name) if group_by == "etapa" else literal(None)
-        query = _in_split(select(key.label("chave"), label.label("rotulo")).where(table.grain == grain),
-                          table.period, split)
+        query = select(key.label("chave"), label.label("rotulo"))
+    query = _in_cover(query, table, pieces)
     n = table.n
 
     def total(outcome: str) -> ColumnElement[int]:
@@ -412,23 +451,28 @@ def _compliance_totals(session: Session, filters: Filters, group_by: str, split:
     if filters.kind is not None:
         query = query.where(table.kind == filters.kind)
     query = query.group_by(key).having(func.sum(func.abs(n)) > 0)
-    return [ComplianceRow(row.chave or None, row.rotulo or "", int(row.no_prazo), int(row.com_atraso),
+    rows = [ComplianceRow(row.chave or None, row.rotulo or "", int(row.no_prazo), int(row.com_atraso),
                           int(row.vencidos), int(row.pendentes), int(row.cancelados)) for row in session.execute(query)]
+    if group_by.startswith("periodo_"):  # days and weeks at the edges count in their week / month
+        bucket = "semana" if group_by == "periodo_semana" else "mes"
+        rows = [ComplianceRow(_bucket(r.chave or "", bucket), r.rotulo, r.no_prazo, r.com_atraso, r.vencidos,
+                              r.pendentes, r.cancelados) for r in rows]
+    return rows
 
 
 def compliance(session: Session, filters: Filters | None = None, group_by: str = "processo") -> list[ComplianceRow]:
     """Deadlines met on time, met late, missed and pending per group.
 
-    Whole weeks / months of the period come from the aggregate tables; the days at the edges of a
-    custom period that do not make a whole one are counted on the projections and added.
+    The period is read from the aggregate tables (:func:`cover`); a piece of a day left by a bound
+    that is not at local midnight is counted on the projections and added.
     """
     filters = filters or Filters()
     if group_by not in GROUPS:
         raise ValueError(f"Agrupamento inválido: {group_by!r}.")
     grain = "semana" if group_by == "periodo_semana" else "mes"
-    split = split_period(filters.start, filters.end, grain)
-    parts = [] if split.empty else _compliance_totals(session, filters, group_by, split)
-    for edge in split.edges:
+    period = cover(filters.start, filters.end, ("semana", "dia") if grain == "semana" else ("mes", "semana", "dia"))
+    parts = _compliance_totals(session, filters, group_by, period.pieces) if period.pieces else []
+    for edge in period.live:
         parts += _compliance_live(session, _edge_filters(filters, edge), group_by)
     merged: dict[str | None, list[Any]] = {}
     for row in parts:
@@ -622,30 +666,30 @@ def flow_times(session: Session, filters: Filters | None = None, bucket: str = "
     earlier), else the case's opening. Claims and releases do not count as a start. Here the period
     filter applies to the completion time (steps), the closing time (cases' duration) and the
     opening / closing time (backlog); ``kind`` does not apply. Whole months come from
-    ``dash_step_totals`` / ``dash_case_totals``; the edge days of a custom period from the projections.
+    ``dash_step_totals`` / ``dash_case_totals`` (see :func:`cover`).
     """
     filters = filters or Filters()
-    split = split_period(filters.start, filters.end, "mes")
+    period = cover(filters.start, filters.end)
     by_step: dict[str, list[tuple[int, float]]] = defaultdict(list)
     by_process: dict[str, list[tuple[int, float]]] = defaultdict(list)
     by_case: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    if not split.empty:
+    if period.pieces:
         step = totals.StepTotal
-        query = _in_split(select(step.step, step.process_id, step.bucket, func.sum(step.n).label("n"),
-                                 func.sum(step.seconds).label("s")), step.period, split)
+        query = _in_cover(select(step.step, step.process_id, step.bucket, func.sum(step.n).label("n"),
+                                 func.sum(step.seconds).label("s")), step, period.pieces)
         query = _totals_filters(query, step, filters).group_by(step.step, step.process_id, step.bucket)
         for row in session.execute(query):
             entry = (int(row.n), float(row.s) / 3600)
             by_step[row.step].append(entry)
             by_process[row.process_id].append(entry)
         total = totals.CaseTotal
-        query = _in_split(select(total.process_id, total.bucket, func.sum(total.n).label("n"),
-                                 func.sum(total.seconds).label("s"))
-                          .where(total.grain == "mes", total.event == "encerrado"), total.period, split)
+        query = _in_cover(select(total.process_id, total.bucket, func.sum(total.n).label("n"),
+                                 func.sum(total.seconds).label("s")).where(total.event == "encerrado"),
+                          total, period.pieces)
         query = _totals_filters(query, total, filters).group_by(total.process_id, total.bucket)
         for row in session.execute(query):
             by_case[row.process_id].append((int(row.n), float(row.s) / 3600))
-    for edge in split.edges:
+    for edge in period.live:
         edge_filters = _edge_filters(filters, edge)
         for step_name, process_id, hours in _steps_live(session, edge_filters):
             by_step[step_name].append((1, hours))
@@ -683,22 +727,20 @@ def _case_filters(query: Select[Any], filters: Filters, moment: Any) -> Select[A
 
 
 def backlog(session: Session, filters: Filters | None = None, bucket: str = "mes") -> list[BacklogPoint]:
-    """Cases opened and closed per week or month: whole periods from ``dash_case_totals``, the edge
-    days of a custom period from ``cases``."""
+    """Cases opened and closed per week or month, from ``dash_case_totals`` (see :func:`cover`)."""
     filters = filters or Filters()
     if bucket not in BUCKETS:
         raise ValueError(f"Período inválido: {bucket!r} (use semana ou mes).")
-    split = split_period(filters.start, filters.end, bucket)
+    period = cover(filters.start, filters.end, ("semana", "dia") if bucket == "semana" else ("mes", "semana", "dia"))
     counts: dict[str, dict[str, int]] = {"aberto": defaultdict(int), "encerrado": defaultdict(int)}
-    if not split.empty:
+    if period.pieces:
         total = totals.CaseTotal
-        query = _in_split(select(total.period, total.event, func.sum(total.n).label("n"))
-                          .where(total.grain == bucket), total.period, split)
+        query = _in_cover(select(total.period, total.event, func.sum(total.n).label("n")), total, period.pieces)
         query = _totals_filters(query, total, filters).group_by(total.period, total.event)
         for row in session.execute(query):
             if int(row.n):
-                counts[row.event][row.period] += int(row.n)
-    for edge in split.edges:
+                counts[row.event][_bucket(row.period, bucket)] += int(row.n)
+    for edge in period.live:
         edge_filters = _edge_filters(filters, edge)
         for event, column in (("aberto", Case.created_at), ("encerrado", Case.closed_at)):
             key = period_bucket(session, column, bucket)
@@ -707,7 +749,8 @@ def backlog(session: Session, filters: Filters | None = None, bucket: str = "mes
             for row in session.execute(query):
                 counts[event][row.k] += int(row.n)
     opened, closed = counts["aberto"], counts["encerrado"]
-    return [BacklogPoint(key, opened.get(key, 0), closed.get(key, 0)) for key in sorted(set(opened) | set(closed))]
+    keys = sorted(k for k in set(opened) | set(closed) if opened.get(k) or closed.get(k))
+    return [BacklogPoint(key, opened.get(key, 0), closed.get(key, 0)) for key in keys]
 
 
 def rows_as_dicts(rows: Iterable[_Row]) -> list[dict[str, Any]]:

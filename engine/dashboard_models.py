@@ -3,14 +3,18 @@
 Four small tables summarise the projections so that the Painel reads thousands of rows instead of
 millions (see :mod:`engine.dashboard` for why aggregate tables and not materialized views):
 
-* ``dash_deadline_totals`` — deadlines per period (``grain`` "semana" or "mes" of the local due
-  date) x unit x procedure x step x kind x outcome ("pendente" while running);
-* ``dash_person_totals`` — the same per month x unit x procedure x kind x person x outcome (the person
-  who did the work of a closed deadline, the holder of a running one, "" for no one);
-* ``dash_step_totals`` — completed steps per month of completion x unit x procedure x step x
+* ``dash_deadline_totals`` — deadlines per period of the local due date x unit x procedure x step x
+  kind x outcome ("pendente" while running);
+* ``dash_person_totals`` — the same per period x unit x procedure x kind x person x outcome (the
+  person who did the work of a closed deadline, the holder of a running one, "" for no one);
+* ``dash_step_totals`` — completed steps per period of completion x unit x procedure x step x
   duration bucket (count and sum of seconds: exact mean, median / p90 from the buckets);
-* ``dash_case_totals`` — cases opened and closed per period x unit x procedure (with duration
-  buckets for the closed ones, monthly grain).
+* ``dash_case_totals`` — cases opened and closed per period x unit x procedure (duration buckets
+  for the closed ones).
+
+Every row exists in three grains (``grain``: "dia", "semana" starting on Monday, "mes"; ``period`` is
+the first local day, ``YYYY-MM-DD``): a period of any days is read as its whole months, then the whole
+weeks and the single days at its edges — a dozen days at most, never the history.
 
 They are written in the same transaction as the projections they summarise: :func:`pending_snapshot`
 before the command writes, :func:`record_commit` after (both called from ``Runtime._commit``), and
@@ -37,7 +41,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.models import AuditEvent, Base, Case, Deadline, OpenTask
 
 TZ = ZoneInfo("America/Sao_Paulo")
-GRAINS = ("semana", "mes")
+GRAINS = ("dia", "semana", "mes")
 PENDING = "pendente"
 #: Audit actions that move a workflow forward (a task became ready after the last of them).
 ADVANCING_ACTIONS = ("iniciado", "tarefa_concluida", "prazo_vencido", "etapas_automaticas", "servico_concluido")
@@ -62,6 +66,7 @@ class DeadlineTotal(Base):
 class PersonTotal(Base):
     __tablename__ = "dash_person_totals"
 
+    grain: Mapped[str] = mapped_column(String(6), primary_key=True)
     period: Mapped[str] = mapped_column(String(10), primary_key=True)
     unit: Mapped[str] = mapped_column(String(20), primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -74,6 +79,7 @@ class PersonTotal(Base):
 class StepTotal(Base):
     __tablename__ = "dash_step_totals"
 
+    grain: Mapped[str] = mapped_column(String(6), primary_key=True)
     period: Mapped[str] = mapped_column(String(10), primary_key=True)
     unit: Mapped[str] = mapped_column(String(20), primary_key=True)
     process_id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -119,8 +125,15 @@ DEADLINES, OPEN_TASKS, AUDIT, CASES = Deadline.__table__, OpenTask.__table__, Au
 
 def period_key(moment: dt.datetime, grain: str) -> str:
     """The first local day (``YYYY-MM-DD``) of the week (Monday) or month of an aware moment."""
-    day = moment.astimezone(TZ).date()
-    day = day - dt.timedelta(days=day.weekday()) if grain == "semana" else day.replace(day=1)
+    return bucket_of(moment.astimezone(TZ).date(), grain)
+
+
+def bucket_of(day: dt.date, grain: str) -> str:
+    """The key of the day, week (its Monday) or month (its first day) a local date falls in."""
+    if grain == "semana":
+        day = day - dt.timedelta(days=day.weekday())
+    elif grain == "mes":
+        day = day.replace(day=1)
     return day.isoformat()
 
 
@@ -131,6 +144,8 @@ def period_start(key: str) -> dt.datetime:
 
 def next_key(key: str, grain: str) -> str:
     day = dt.date.fromisoformat(key)
+    if grain == "dia":
+        return (day + dt.timedelta(days=1)).isoformat()
     if grain == "semana":
         return (day + dt.timedelta(days=7)).isoformat()
     return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1).isoformat()
@@ -174,15 +189,17 @@ class Totals:
                    facts.kind, outcome)
             self.deadlines[key] += sign
             self.names[key] = facts.name[:200]
-        self.people[(period_key(facts.due_at, "mes"), facts.unit, facts.process_id, facts.kind,
-                     (facts.person or "")[:80], outcome)] += sign
+            self.people[(grain, key[1], facts.unit, facts.process_id, facts.kind, (facts.person or "")[:80],
+                         outcome)] += sign
 
     def add_step(self, unit: str, process_id: str, step: str, completed_at: dt.datetime, seconds: float,
                  sign: int = 1) -> None:
         seconds = max(seconds, 0.0)
-        entry = self.steps[(period_key(completed_at, "mes"), unit, process_id, step[:100], duration_bucket(seconds))]
-        entry[0] += sign
-        entry[1] += sign * seconds
+        bucket = duration_bucket(seconds)
+        for grain in GRAINS:
+            entry = self.steps[(grain, period_key(completed_at, grain), unit, process_id, step[:100], bucket)]
+            entry[0] += sign
+            entry[1] += sign * seconds
 
     def add_case_opened(self, unit: str, process_id: str, created_at: dt.datetime) -> None:
         for grain in GRAINS:
@@ -190,8 +207,8 @@ class Totals:
 
     def add_case_closed(self, unit: str, process_id: str, created_at: dt.datetime, closed_at: dt.datetime) -> None:
         seconds = max((closed_at - created_at).total_seconds(), 0.0)
+        bucket = duration_bucket(seconds)
         for grain in GRAINS:
-            bucket = duration_bucket(seconds) if grain == "mes" else 0
             entry = self.cases[(grain, period_key(closed_at, grain), unit, process_id, "encerrado", bucket)]
             entry[0] += 1
             entry[1] += seconds
@@ -200,9 +217,9 @@ class Totals:
         deadlines = [dict(zip(("grain", "period", "unit", "process_id", "spec_name", "kind", "outcome"), k,
                               strict=True), name=self.names[k], n=n)
                      for k, n in sorted(self.deadlines.items()) if n]
-        people = [dict(zip(("period", "unit", "process_id", "kind", "person", "outcome"), k, strict=True), n=n)
+        people = [dict(zip(("grain", "period", "unit", "process_id", "kind", "person", "outcome"), k, strict=True), n=n)
                   for k, n in sorted(self.people.items()) if n]
-        steps = [dict(zip(("period", "unit", "process_id", "step", "bucket"), k, strict=True), n=int(v[0]),
+        steps = [dict(zip(("grain", "period", "unit", "process_id", "step", "bucket"), k, strict=True), n=int(v[0]),
                       seconds=v[1]) for k, v in sorted(self.steps.items()) if v[0] or v[1]]
         cases = [dict(zip(("grain", "period", "unit", "process_id", "event", "bucket"), k, strict=True),
                       n=int(v[0]), seconds=v[1]) for k, v in sorted(self.cases.items()) if v[0] or v[1]]

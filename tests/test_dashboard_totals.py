@@ -78,8 +78,14 @@ def test_dashboard_reads_the_aggregates_not_the_deadlines(runtime: Runtime, data
             for group in dashboard.GROUPS:
                 dashboard.compliance(session, Filters(), group)
             dashboard.trend(session, Filters(), "semana")
-            # whole months only: still no projection read
-            dashboard.flow_times(session, Filters(start=local(3, 1, 0).replace(hour=3), end=local(5, 1, 0)))
+            # custom periods of whole days: months, weeks and days of the aggregates, no projection read
+            for start, end in ((local(3, 1, 0), local(5, 1, 0)), (local(2, 26, 0), local(4, 3, 0)),
+                               (local(3, 11, 0), local(3, 12, 0))):
+                period = Filters(start=start, end=end)
+                dashboard.flow_times(session, period)
+                for group in dashboard.GROUPS:
+                    dashboard.compliance(session, period, group)
+                dashboard.backlog(session, period, "semana")
     finally:
         event.remove(runtime.db, "before_cursor_execute", capture)
     assert statements
@@ -146,6 +152,21 @@ def test_claims_and_reassignments_move_the_running_counts(runtime: Runtime,
         rows = conn.execute(select(PersonTotal.person, PersonTotal.n).where(PersonTotal.n != 0)).all()
     assert all(n > 0 for _person, n in rows)
     assert stored(runtime) == recount(runtime)
+
+
+def test_cover_uses_months_weeks_and_days() -> None:
+    period = dashboard.cover(local(2, 20, 0), local(4, 3, 0))
+    # the week of 23/02 ends on 01/03, inside March: the February edge is read as its 9 days
+    assert period.pieces == (("mes", "2026-03-01", "2026-04-01"), ("dia", "2026-02-20", "2026-03-01"),
+                             ("dia", "2026-04-01", "2026-04-03"))
+    long_edge = dashboard.cover(local(3, 3, 0), local(4, 1, 0))
+    assert long_edge.pieces == (("semana", "2026-03-09", "2026-03-30"), ("dia", "2026-03-03", "2026-03-09"),
+                                ("dia", "2026-03-30", "2026-04-01"))
+    assert period.live == ()
+    odd = dashboard.cover(local(3, 11, 15), None)
+    assert odd.live == ((local(3, 11, 15), local(3, 12, 0)),)
+    assert odd.pieces[0] == ("mes", "2026-04-01", None)
+    assert dashboard.cover(None, None).pieces == (("mes", None, None),)
 
 
 def test_split_period_keys() -> None:

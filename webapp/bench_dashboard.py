@@ -24,8 +24,10 @@ dedicated database then: the run adds rows to it.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
@@ -33,14 +35,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import click
 from sqlalchemy import func, insert, select
 
 from engine import clock, queries
 from engine import dashboard as dq
 from engine.calendar import ensure_default_unit
+from engine.dashboard_models import DeadlineFacts, Totals
 from engine.models import AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
 from engine.runtime import EngineConfig, Runtime
-from webapp.bench_deadlines import _bar
 
 CASES, DEADLINES, OPEN_TASKS, AUDIT = Case.__table__, Deadline.__table__, OpenTask.__table__, AuditEvent.__table__
 CHUNK = 5000
@@ -49,6 +52,8 @@ UNITS = ("CAP", "CAM", "SAN", "RIB", "SJC", "SOR", "BAU", "PRU", "MAR", "ARA")
 ROLES = ("atendente", "analista", "fiscal", "juridico", "conciliador")
 STEPS = ("registrar", "analisar", "notificar_fornecedor", "avaliar_resposta", "decidir")
 USERS = 200
+#: People work in one unit: user000-019 in the first unit, user020-039 in the second...
+USERS_PER_UNIT = USERS // len(UNITS)
 OPEN_SHARE = 0.20
 HISTORY_DAYS = 730
 
@@ -85,10 +90,16 @@ def _setup(runtime: Runtime) -> dict[str, int]:
 
 
 def _case_rows(rng: random.Random, case_id: int, definitions: dict[str, int], now: dt.datetime,
-               rows: dict[str, list[dict[str, Any]]]) -> None:
-    """One case with its deadlines, audit trail and (when open) open task."""
+               rows: dict[str, list[dict[str, Any]]], totals: Totals) -> None:
+    """One case with its deadlines, audit trail and (when open) open task, and what it adds to the
+    Painel's aggregate tables (through :class:`Totals`, as ``Runtime._commit`` does)."""
     process_id = PROCESS_IDS[case_id % len(PROCESS_IDS)]
-    unit = UNITS[rng.randrange(len(UNITS))]
+    unit_index = rng.randrange(len(UNITS))
+    unit = UNITS[unit_index]
+
+    def person() -> str:
+        return f"user{unit_index * USERS_PER_UNIT + rng.randrange(USERS_PER_UNIT):03d}"
+
     is_open = rng.random() < OPEN_SHARE
     steps = rng.randint(2, 4)  # deadlines, one per step; an open case's last one is still running
     done_steps = steps - 1 if is_open else steps
@@ -97,7 +108,7 @@ def _case_rows(rng: random.Random, case_id: int, definitions: dict[str, int], no
         created = open_since - dt.timedelta(days=rng.uniform(1, 20) * done_steps)
     else:
         created = now - dt.timedelta(days=rng.uniform(30, HISTORY_DAYS))
-    creator = f"user{rng.randrange(USERS):03d}"
+    creator = person()
     rows["audit"].append({"case_id": case_id, "at": created, "actor": creator, "action": "iniciado",
                           "task_spec": None, "task_id": None, "description": "Caso iniciado", "details": {}})
     moment = created
@@ -115,31 +126,91 @@ def _case_rows(rng: random.Random, case_id: int, definitions: dict[str, int], no
                     "escalated_at": None, "outcome": None}
         if index < done_steps:
             finished = min(moment + dt.timedelta(days=rng.uniform(1, 20)), now)
-            actor = f"user{rng.randrange(USERS):03d}"
+            actor = person()
             rows["audit"].append({"case_id": case_id, "at": finished, "actor": actor, "action": "tarefa_concluida",
                                   "task_spec": spec, "task_id": task_id, "description": f"Concluiu {spec}",
                                   "details": {}})
+            holder: str | None = actor
             if finished <= deadline["due_at"]:
                 deadline.update(met_at=finished, outcome="cumprido")
             elif kind == "interno":
                 deadline.update(met_at=finished, outcome="cumprido_com_atraso")
             else:
                 deadline.update(fired_at=deadline["due_at"], outcome="vencido")
+                holder = None  # a timer that went off: no one met it
+            # the step ran from the previous completion (its SLA's start) to this one
+            totals.add_step(unit, process_id, spec, finished, (finished - moment).total_seconds())
             moment = finished
         else:  # the running step of an open case
             deadline.update(starts_at=open_since, due_at=open_since + sla)
-            assignee = f"user{rng.randrange(USERS):03d}" if rng.random() < 0.5 else None
+            assignee = person() if rng.random() < 0.5 else None
             rows["open"].append({"case_id": case_id, "task_id": task_id, "spec_name": spec,
                                  "title": f"Tarefa {spec}", "role": ROLES[rng.randrange(len(ROLES))],
                                  "assignee": assignee, "form_key": None, "due_at": open_since + sla,
                                  "created_at": open_since})
+            holder = assignee
         rows["deadlines"].append(deadline)
+        totals.add_deadline(DeadlineFacts(unit, process_id, deadline["spec_name"], deadline["name"], kind,
+                                          deadline["due_at"], deadline["outcome"], holder))
     rows["cases"].append({
         "id": case_id, "protocol": f"BENCH-{case_id:09d}", "unit": unit, "definition_id": definitions[process_id],
         "process_id": process_id, "title": f"Caso sintético {case_id}", "status": "aberto" if is_open else "encerrado",
         "outcome": None if is_open else "arquivado", "summary": {}, "data": {}, "state": "{}", "state_format": 1,
         "version": 1, "created_by": creator, "created_at": created, "updated_at": moment,
         "closed_at": None if is_open else moment})
+    totals.add_case_opened(unit, process_id, created)
+    if not is_open:
+        totals.add_case_closed(unit, process_id, created, moment)
+
+
+class _Progress:
+    """The generation's progress bar on stderr (stdout keeps only the JSON): click's bar on a
+    terminal, else a line every 5% (a log file or a CI job still shows the load moving)."""
+
+    def __init__(self, total: int, label: str) -> None:
+        self.total, self.label, self.done, self.next_line = total, label, 0, 0
+        self.started = time.perf_counter()
+        stream = click.get_text_stream("stderr")
+        self.bar = click.progressbar(length=total, label=label, file=stream, show_pos=True,
+                                     show_eta=True) if stream.isatty() else None
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def update(self, count: int) -> None:
+        self.done += count
+        if self.bar is not None:
+            self.bar.update(count)
+            return
+        if self.done >= self.next_line or self.done >= self.total:
+            elapsed = time.perf_counter() - self.started
+            share = self.done / self.total if self.total else 1
+            bar = "#" * int(share * 30)
+            print(f"{self.label} [{bar:<30}] {self.done}/{self.total} {share:.0%} {elapsed:.0f}s", file=sys.stderr,
+                  flush=True)
+            self.next_line = self.done + max(self.total // 20, 1)
+
+
+def _insert(conn: Any, table: Any, rows: list[dict[str, Any]]) -> None:
+    """Bulk insert: ``COPY ... FROM STDIN`` on PostgreSQL (psycopg 3), Core ``executemany`` elsewhere."""
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(table), rows)
+        return
+    columns = list(rows[0])
+    json_columns = {c for c in columns if isinstance(rows[0][c], dict)}
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(
+            f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
 
 
 def _generate(runtime: Runtime, count: int, definitions: dict[str, int], progress: bool) -> dict[str, int]:
@@ -148,21 +219,25 @@ def _generate(runtime: Runtime, count: int, definitions: dict[str, int], progres
     with runtime.db.connect() as conn:
         first_id = (conn.scalar(select(func.max(CASES.c.id))) or 0) + 1
     totals = {"cases": 0, "deadlines": 0, "audit": 0, "open": 0}
-    with _bar(progress, count, "casos sintéticos") as bar:
+    with _Progress(count, "Gerando casos sintéticos") as bar:
         for start in range(0, count, CHUNK):
             size = min(CHUNK, count - start)
             rows: dict[str, list[dict[str, Any]]] = {"cases": [], "deadlines": [], "audit": [], "open": []}
+            aggregates = Totals()
             for offset in range(size):
-                _case_rows(rng, first_id + start + offset, definitions, now, rows)
+                _case_rows(rng, first_id + start + offset, definitions, now, rows, aggregates)
             with runtime.db.begin() as conn:
-                conn.execute(insert(CASES), rows["cases"])
-                conn.execute(insert(DEADLINES), rows["deadlines"])
-                conn.execute(insert(AUDIT), rows["audit"])
-                if rows["open"]:
-                    conn.execute(insert(OPEN_TASKS), rows["open"])
+                _insert(conn, CASES, rows["cases"])
+                _insert(conn, DEADLINES, rows["deadlines"])
+                _insert(conn, AUDIT, rows["audit"])
+                _insert(conn, OPEN_TASKS, rows["open"])
+                aggregates.write(conn)  # the Painel's tables, in the same transaction as the rows
             for key, values in rows.items():
                 totals[key] += len(values)
             bar.update(size)
+    if runtime.db.dialect.name == "postgresql":  # explicit case ids were copied: move the sequence on
+        with runtime.db.begin() as conn:
+            conn.exec_driver_sql("SELECT setval(pg_get_serial_sequence('cases', 'id'), (SELECT max(id) FROM cases))")
     if runtime.db.dialect.name in ("postgresql", "sqlite"):  # planner statistics, as after a real load
         with runtime.db.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -172,9 +247,20 @@ def _generate(runtime: Runtime, count: int, definitions: dict[str, int], progres
 # --------------------------------------------------------------------------- measurement
 
 
-def _scope_times(runtime: Runtime, unit: str | None, repeat: int) -> dict[str, float]:
-    """Median ms of every Painel query for one unit (``None``: all units)."""
-    filters = dq.Filters(unit=unit)
+def _custom_period() -> tuple[dt.datetime, dt.datetime]:
+    """A custom period as a manager types it (de / até): the last 100 days, not aligned on months."""
+    today = clock.now().astimezone(dq.totals.TZ).date()
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time.min, tzinfo=dq.totals.TZ).astimezone(dt.UTC)
+
+    return midnight(today - dt.timedelta(days=100)), midnight(today + dt.timedelta(days=1))
+
+
+def _scope_times(runtime: Runtime, unit: str | None, repeat: int, custom: bool = False) -> dict[str, float]:
+    """Median ms of every Painel query for one unit (``None``: all units), optionally over a custom period."""
+    start, end = _custom_period() if custom else (None, None)
+    filters = dq.Filters(unit=unit, start=start, end=end)
     times: dict[str, float] = {}
     with runtime.Session() as session:
         for group in dq.GROUPS:
@@ -191,8 +277,9 @@ def _dashboard(runtime: Runtime, repeat: int) -> tuple[float, str, dict[str, dic
     """Per scope, the median ms of every Painel query; the slowest view (one page load) and its name."""
     breakdown: dict[str, dict[str, float]] = {}
     slowest, slowest_view = 0.0, ""
-    for scope, unit in (("unidade", UNITS[0]), ("todas", None)):
-        times = _scope_times(runtime, unit, repeat)
+    for scope, unit, custom in (("unidade", UNITS[0], False), ("todas", None, False),
+                                ("todas_periodo_100_dias", None, True)):
+        times = _scope_times(runtime, unit, repeat, custom)
         common = times["trend"] + times["now_lists"] + times["flow_times"] + times["waiting_by_task"]
         for group in dq.GROUPS:
             view = common + times[f"compliance_{group}"]
