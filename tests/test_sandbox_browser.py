@@ -92,7 +92,7 @@ def test_sandbox_first_task_then_clock_fires_the_cip_timer(page, runtime: Runtim
     assert page.locator(".djs-element.etapa-feita[data-element-id='atendimento_preliminar']").count() == 1
     page.click("#formulario-teste button:has-text('Concluir tarefa')")  # "Emitir CIP", with the sample data
     wait_diagram(page)
-    assert "Registrar resposta do fornecedor" in page.inner_text("#tarefas-teste")
+    assert "Responder à CIP" in page.inner_text("#tarefas-teste")
 
     page.fill("form[aria-label='Avançar dias corridos'] input[name=quantidade]", "11")
     page.click("form[aria-label='Avançar dias corridos'] button")
