@@ -25,7 +25,7 @@ from engine.runtime import CaseResult, Runtime
 PROCESS = "reclamacao"
 PRELIM_NAO_RESOLVIDA = {"resultado_preliminar": "nao_resolvida", "contato_descricao": "Sem solução no SAC."}
 CIP = {"cip_texto": "Solicitamos resposta em 10 dias.", "cip_email_fornecedor": "sac@lojaexemplo.com.br"}
-RESPOSTA = {"resposta_fornecedor": "Vamos trocar.", "data_resposta": "2026-03-05", "consumidor_aceitou": "sim"}
+RESPOSTA = {"resposta_fornecedor": "Vamos trocar.", "proposta_acordo": ""}  # the supplier's answer, no proposal
 SP = ZoneInfo("America/Sao_Paulo")
 
 
