@@ -47,7 +47,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, false, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from engine import clock
@@ -65,6 +65,8 @@ BUCKETS = ("semana", "mes")
 #: Audit actions that move a workflow forward (a task became ready after the last of them).
 ADVANCING_ACTIONS = totals.ADVANCING_ACTIONS
 NO_PERSON = "Sem responsável"
+#: Items shown in each "now" list (the CSV has them all).
+NOW_LIMIT = 200
 #: Upper bound of completions read for the flow-time statistics (computed in Python).
 FLOW_ROW_LIMIT = 200_000
 
@@ -171,9 +173,11 @@ class NowLists(_Row):
     atrasados: list[NowItem] = field(default_factory=list)
     vencem_hoje: list[NowItem] = field(default_factory=list)
     proximos: list[NowItem] = field(default_factory=list)
+    #: how many items each list has in all (the lists stop at the limit)
+    totais: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"hoje": self.hoje, "limite": dict(self.limite),
+        return {"hoje": self.hoje, "limite": dict(self.limite), "totais": dict(self.totais),
                 "atrasados": [i.as_dict() for i in self.atrasados],
                 "vencem_hoje": [i.as_dict() for i in self.vencem_hoje],
                 "proximos": [i.as_dict() for i in self.proximos]}
@@ -510,9 +514,14 @@ def trend(session: Session, filters: Filters | None = None, bucket: str = "mes")
 
 
 def now_lists(session: Session, filters: Filters | None = None, *, calendars: CalendarSource,
-              business_days: int = 3) -> NowLists:
+              business_days: int = 3, limit: int | None = NOW_LIMIT) -> NowLists:
     """Running deadlines that are overdue (oldest first), due today, and due in the next
-    ``business_days`` working days of each case's unit calendar. The period filter does not apply."""
+    ``business_days`` working days of each case's unit calendar. The period filter does not apply.
+
+    Each list holds at most ``limit`` items (``None``: all, for the CSV); ``totais`` counts them all.
+    Three range reads of the running deadlines' partial index (``ix_deadlines_running``), bounded
+    by ``limit``, plus three counts: never the whole history.
+    """
     filters = filters or Filters()
     if business_days < 0:
         raise ValueError("O número de dias úteis não pode ser negativo.")
@@ -521,35 +530,61 @@ def now_lists(session: Session, filters: Filters | None = None, *, calendars: Ca
     units = [filters.unit] if filters.unit is not None else list(session.scalars(select(Unit.code)))
     cals: dict[str, WorkingCalendar] = {code: calendars.for_unit(code) for code in units}
     limits = {code: cal.add_working_days(cal.local_date(now), business_days) for code, cal in cals.items()}
-    bound = max((cals[c].end_of_day(d) for c, d in limits.items()), default=now)
+
+    def per_unit(bound_of: Any) -> ColumnElement[bool]:
+        """``due_at <= bound`` with each unit's own bound (units sharing a bound grouped)."""
+        groups: dict[dt.datetime, list[str]] = defaultdict(list)
+        for code, cal in cals.items():
+            groups[bound_of(code, cal)].append(code)
+        if not groups:
+            return false()
+        if filters.unit is not None:
+            return Deadline.due_at <= next(iter(groups))
+        return or_(*(and_(Deadline.unit.in_(codes), Deadline.due_at <= bound) for bound, codes in groups.items()))
+
+    end_today = per_unit(lambda _code, cal: cal.end_of_day(cal.local_date(now)))
+    within_limit = per_unit(lambda code, cal: cal.end_of_day(limits[code]))
+    conditions = {"atrasados": Deadline.due_at < now,
+                  "vencem_hoje": and_(Deadline.due_at >= now, end_today),
+                  "proximos": and_(Deadline.due_at >= now, ~end_today, within_limit)}
+
+    def running(query: Select[Any]) -> Select[Any]:
+        query = query.where(Deadline.outcome.is_(None), Deadline.fired_at.is_(None), Deadline.met_at.is_(None))
+        if filters.unit is not None:
+            query = query.where(Deadline.unit == filters.unit)
+        if filters.kind is not None:
+            query = query.where(Deadline.kind == filters.kind)
+        if filters.process_id is not None:
+            query = query.where(Deadline.case_id.in_(select(Case.id).where(Case.process_id == filters.process_id)))
+        return query
+
     holder = aliased(OpenTask)
-    query = (select(Deadline, Case.protocol, Case.unit, Case.process_id, holder.title, holder.assignee, holder.role)
-             .join(Case, Case.id == Deadline.case_id)
-             .outerjoin(holder, and_(holder.case_id == Deadline.case_id,
-                                     or_(holder.task_id == Deadline.task_id, holder.spec_name == Deadline.attached_to)))
-             .where(Deadline.outcome.is_(None), Deadline.fired_at.is_(None), Deadline.met_at.is_(None),
-                    Deadline.due_at <= bound)
-             .order_by(Deadline.due_at, Deadline.id))
-    query = _deadline_filters(query, filters, period=False)
     result = NowLists(today, limits)
-    seen: set[int] = set()
-    for deadline, protocol, unit, process_id, title, assignee, role in session.execute(query):
-        if deadline.id in seen:
-            continue
-        seen.add(deadline.id)
-        cal = cals.get(unit) or cals.setdefault(unit, calendars.for_unit(unit))
-        local_today = cal.local_date(now)
-        due_day = cal.local_date(deadline.due_at)
-        item = NowItem(deadline.id, deadline.case_id, protocol, unit, process_id, title or deadline.name,
-                       deadline.name, deadline.kind, assignee, role, deadline.due_at, due_day,
-                       max((local_today - due_day).days, 0) if deadline.due_at < now else 0,
-                       cal.working_days_between(local_today, due_day))
-        if deadline.due_at < now:
-            result.atrasados.append(item)
-        elif due_day == local_today:
-            result.vencem_hoje.append(item)
-        elif due_day <= limits.get(unit, cal.add_working_days(local_today, business_days)):
-            result.proximos.append(item)
+    for name, condition in conditions.items():
+        result.totais[name] = int(session.scalar(running(select(func.count()).select_from(Deadline)
+                                                         .where(condition))) or 0)
+        query = (running(select(Deadline, Case.protocol, Case.unit, Case.process_id, holder.title, holder.assignee,
+                                holder.role).where(condition))
+                 .join(Case, Case.id == Deadline.case_id)
+                 .outerjoin(holder, and_(holder.case_id == Deadline.case_id,
+                                         or_(holder.task_id == Deadline.task_id,
+                                             holder.spec_name == Deadline.attached_to)))
+                 .order_by(Deadline.due_at, Deadline.id))
+        if limit is not None:
+            query = query.limit(limit)
+        items: list[NowItem] = getattr(result, name)
+        seen: set[int] = set()
+        for deadline, protocol, unit, process_id, title, assignee, role in session.execute(query):
+            if deadline.id in seen:
+                continue
+            seen.add(deadline.id)
+            cal = cals.get(unit) or cals.setdefault(unit, calendars.for_unit(unit))
+            local_today = cal.local_date(now)
+            due_day = cal.local_date(deadline.due_at)
+            items.append(NowItem(deadline.id, deadline.case_id, protocol, unit, process_id, title or deadline.name,
+                                 deadline.name, deadline.kind, assignee, role, deadline.due_at, due_day,
+                                 max((local_today - due_day).days, 0) if deadline.due_at < now else 0,
+                                 cal.working_days_between(local_today, due_day)))
     return result
 
 

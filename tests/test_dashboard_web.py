@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
 
@@ -241,3 +242,120 @@ def test_bulk_reassign_moves_tasks_and_is_audited(app: Flask, runtime: Runtime, 
     response = gil.post("/painel/redistribuir", data={"csrf_token": token, "para": "ana", "motivo": "x"},
                         follow_redirects=True)
     assert "Selecione ao menos uma tarefa" in response.get_data(as_text=True)
+
+
+def _assign_value(html: str, protocol: str) -> str:
+    row = next(r for r in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S)
+               if protocol in r and 'action="/painel/atribuir"' in r)
+    match = re.search(r'<input type="hidden" name="tarefa" value="([^"]+)"', row)
+    assert match
+    return match.group(1)
+
+
+def test_claim_for_someone_is_audited_and_checked(app: Flask, runtime: Runtime, dataset: Data) -> None:  # noqa: F811
+    gil = client_for(app, "gil")
+    html = page(gil, "/painel/?dias=2")
+    # B's analysis waits in the analysts' queue: it has an "Atribuir a" form listing only analysts of CAP
+    b_task = _assign_value(html, dataset["B"].protocol)
+    form = next(r for r in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S)
+                if dataset["B"].protocol in r and "atribuir" in r)
+    assert '<option value="bia">Bia Analista</option>' in form and 'value="ana"' not in form
+    # E's task is held by caio: no "Atribuir a" form on its row
+    assert not any(dataset["E"].protocol in r and 'action="/painel/atribuir"' in r
+                   for r in re.findall(r"<tr[^>]*>.*?</tr>", html, flags=re.S))
+    token = csrf_token(html)
+    text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": b_task, "para": ""},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "Escolha a pessoa que vai assumir a tarefa." in text
+    text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": b_task, "para": "ana"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "não tem o papel “analista”" in text
+    text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": b_task, "para": "bia",
+                                              "motivo": "Bia cobre a fila hoje"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert f"{dataset['B'].protocol} — Analisar reclamação: atribuída a bia." in text
+    with runtime.Session() as session:
+        task = session.scalars(select(OpenTask).where(OpenTask.task_id == b_task.split(":")[1])).one()
+        assert task.assignee == "bia"
+        [event] = session.scalars(select(AuditEvent).where(AuditEvent.action == "tarefa_redistribuida")).all()
+        assert (event.actor, event.case_id, event.details["de"], event.details["para"]) == (
+            "gil", dataset["B"].case_id, None, "bia")
+        assert "Bia cobre a fila hoje" in event.description
+        # the Painel's person counts follow: Bia now holds two running deadlines
+        people = {r.chave: r.pendentes for r in dashboard.compliance(session, Filters(unit="CAP"), "pessoa")}
+        assert people["bia"] == 2
+    # already held: refused, pointing to "Redistribuir"
+    text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": b_task, "para": "bia"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "a tarefa já está com bia" in text and "Redistribuir" in text
+    # another unit's task, even forged, is refused; and the CSRF token is required
+    d_task = _assign_value(page(client_for(app, "root"), "/painel/"), dataset["D"].protocol)
+    text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": d_task, "para": "bia"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "de outra unidade" in text
+    assert gil.post("/painel/atribuir", data={"tarefa": d_task, "para": "bia"}).status_code == 400
+    assert client_for(app, "ana").post("/painel/atribuir", data={"csrf_token": token, "tarefa": d_task,
+                                                                 "para": "ana"}).status_code in (400, 403)
+    # on the list of cases waiting on a step, too
+    step = page(client_for(app, "root"), "/painel/etapa?processo=reclamacao&elemento=atendimento_preliminar")
+    assert _assign_value(step, dataset["D"].protocol) == d_task
+
+
+def test_custom_period_and_weekly_trend(app: Flask, runtime: Runtime, dataset: Data) -> None:  # noqa: F811
+    root = client_for(app, "root")
+    html = page(root, "/painel/?de=02/03/2026&ate=20/03/2026&periodo=semana")
+    with runtime.Session() as session:
+        period = Filters(start=dt.datetime(2026, 3, 2, 3, tzinfo=dt.UTC),
+                         end=dt.datetime(2026, 3, 21, 3, tzinfo=dt.UTC))
+        weeks = dashboard.trend(session, period, "semana")
+    assert [p.periodo for p in weeks] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    assert table(html, "tabela-tendencia") == [[p.rotulo, str(p.encerrados), str(p.no_prazo), pct(p.taxa_no_prazo)]
+                                               for p in weeks]
+    assert table(html, "tabela-tendencia")[0][0] == "Semana de 02/03/2026"
+    assert "Evolução semanal" in html and '<option value="semana" selected' in html
+    assert table(html, "tabela-conformidade")[0][1:5] == ["4", "2", "1", "0"]
+    rows = read_csv(root, "lista=tendencia&de=02/03/2026&ate=20/03/2026&periodo=semana")
+    assert [r[0] for r in rows[1:]] == ["2026-03-02", "2026-03-09", "2026-03-16"]
+    rows = read_csv(root, "lista=backlog&periodo=semana")
+    assert [r[:3] for r in rows[1:]] == [["2026-03-02", "3", "0"], ["2026-03-09", "0", "1"], ["2026-03-16", "1", "0"],
+                                         ["2026-03-23", "1", "0"]]
+    # links keep the period
+    assert "periodo=semana" in re.findall(r'href="(/painel/exportar.csv\?lista=tendencia[^"]*)"', html)[0]
+    html = page(root, "/painel/?de=20/03/2026&ate=02/03/2026&periodo=ano")
+    assert "Período inválido: a data final (até) é anterior à inicial (de)." in html
+    assert "Período da evolução inválido" in html
+
+
+def test_every_list_has_a_csv_and_every_chart_a_table(app: Flask, dataset: Data) -> None:  # noqa: F811
+    root = client_for(app, "root")
+    html = page(root, "/painel/?processo=reclamacao")
+    for table_id in ("tabela-conformidade", "tabela-tendencia", "tabela-espera", "tabela-tempos",
+                     "tabela-tempos-processo", "tabela-duracao-casos", "tabela-backlog"):
+        assert f'id="{table_id}"' in html, table_id
+    links = set(re.findall(r'href="/painel/exportar.csv\?lista=([a-z_]+)', html))
+    assert {"conformidade", "tendencia", "atrasados", "hoje", "proximos", "espera", "tempos", "tempos_processo",
+            "duracao_casos", "backlog"} <= links
+    assert table(html, "tabela-duracao-casos") == [["reclamacao", "1", "240,0", "240,0", "240,0"]]
+    rows = read_csv(root, "lista=duracao_casos")
+    assert rows == [["chave", "quantidade", "media_horas", "mediana_horas", "p90_horas"],
+                    ["reclamacao", "1", "240", "240", "240"]]
+    rows = read_csv(root, "lista=espera&processo=reclamacao")
+    assert rows[1:] == [["analisar_reclamacao", "Analisar reclamação", "2", "0"],
+                        ["atendimento_preliminar", "Atendimento preliminar", "2", "2"]]
+    assert root.get("/painel/exportar.csv?lista=espera").status_code == 404
+
+
+def test_now_lists_stop_at_the_limit_and_say_so(app: Flask, runtime: Runtime, dataset: Data,  # noqa: F811
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    with runtime.Session() as session:
+        one = dashboard.now_lists(session, Filters(), calendars=runtime.calendars, limit=1)
+    assert [i.protocolo for i in one.atrasados] == [dataset["D"].protocol]
+    assert one.totais == {"atrasados": 2, "vencem_hoje": 1, "proximos": 1}
+    monkeypatch.setattr(dashboard, "NOW_LIMIT", 1)
+    monkeypatch.setattr(dashboard.now_lists, "__kwdefaults__", {**dashboard.now_lists.__kwdefaults__, "limit": 1})
+    root = client_for(app, "root")
+    html = page(root, "/painel/")
+    assert "Atrasados (mais antigos primeiro) (2)" in html
+    assert "Mostrando os 1 primeiros de 2; o CSV traz a lista completa." in html
+    assert [r[1] for r in table(html, "lista-atrasados")] == [dataset["D"].protocol]
+    assert len(read_csv(root, "lista=atrasados")) == 3  # header + both

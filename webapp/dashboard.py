@@ -32,9 +32,10 @@ bp = Blueprint("dashboard", __name__, url_prefix="/painel")
 
 DEFAULT_DAYS = 3
 MAX_DAYS = 60
-LISTS = ("conformidade", "tendencia", "atrasados", "hoje", "proximos", "tempos", "tempos_processo", "backlog",
-         "etapa")
-FILTER_KEYS = ("processo", "unidade", "de", "ate", "tipo", "agrupar", "dias")
+LISTS = ("conformidade", "tendencia", "atrasados", "hoje", "proximos", "tempos", "tempos_processo", "duracao_casos",
+         "backlog", "espera", "etapa")
+FILTER_KEYS = ("processo", "unidade", "de", "ate", "tipo", "agrupar", "dias", "periodo")
+TREND_BUCKETS = {"mes": "Mês", "semana": "Semana"}
 
 
 # --------------------------------------------------------------------------- filters
@@ -95,10 +96,17 @@ def _read_filters() -> tuple[queries.Filters, dict[str, Any], list[str]]:
             days = int(days_text)
         else:
             errors.append(f"Dias úteis: informe um número inteiro de 0 a {MAX_DAYS}.")
+    if start is not None and end is not None and start >= end:
+        errors.append("Período inválido: a data final (até) é anterior à inicial (de).")
+        start = end = None
+    bucket = args.get("periodo") or "mes"
+    if bucket not in TREND_BUCKETS:
+        errors.append("Período da evolução inválido: use semana ou mes.")
+        bucket = "mes"
     process = (args.get("processo") or "").strip() or None
     filters = queries.Filters(unit=_unit(), process_id=process, start=start, end=end, kind=kind)
     values = {"processo": process or "", "unidade": filters.unit or "", "de": de, "ate": ate,
-              "tipo": kind or "", "agrupar": group, "dias": days}
+              "tipo": kind or "", "agrupar": group, "dias": days, "periodo": bucket}
     return filters, values, errors
 
 
@@ -111,6 +119,8 @@ def _query_args(values: dict[str, Any]) -> dict[str, Any]:
         result.pop("agrupar")
     if result.get("dias") == DEFAULT_DAYS:
         result.pop("dias")
+    if result.get("periodo") == "mes":
+        result.pop("periodo")
     return result
 
 
@@ -158,10 +168,10 @@ def index() -> Any:
         flash(error, "erro")
     session = db_session()
     rows = queries.compliance(session, filters, values["agrupar"])
-    trend = queries.trend(session, filters, "mes")
+    trend = queries.trend(session, filters, values["periodo"])
     now = queries.now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"])
     task_ids = _task_ids(now.atrasados + now.vencem_hoje + now.proximos)
-    flow = queries.flow_times(session, filters)
+    flow = queries.flow_times(session, filters, values["periodo"])
     processes = _processes()
     diagram_process = values["processo"] or (processes[0][0] if processes else "")
     waiting = queries.waiting_by_task(session, diagram_process, filters.unit) if diagram_process else {}
@@ -173,7 +183,7 @@ def index() -> Any:
         query=_query_args(values), processes=processes, diagram_process=diagram_process,
         waiting={k: w.as_dict() for k, w in waiting.items()}, units=units, is_admin=_is_admin(),
         people=_people(filters.unit), group_label=queries.GROUP_LABELS[values["agrupar"]], chart=chart,
-        kinds=queries.KINDS, groups=queries.GROUP_LABELS)
+        kinds=queries.KINDS, groups=queries.GROUP_LABELS, trend_buckets=TREND_BUCKETS)
 
 
 @bp.route("/diagrama/<process_id>.xml")
@@ -194,8 +204,11 @@ def step() -> Any:
     if not process or not element:
         abort(404)
     cases = queries.cases_waiting_on(db_session(), process, element, filters.unit)
+    task_ids = dict(db_session().execute(
+        select(OpenTask.case_id, OpenTask.task_id).where(OpenTask.case_id.in_([c.case_id for c in cases]),
+                                                         OpenTask.spec_name == element)).all()) if cases else {}
     return render_template("dashboard_step.html", cases=cases, process=process, element=element,
-                           query=_query_args(values))
+                           query=_query_args(values), task_ids=task_ids, people=_people(filters.unit))
 
 
 @bp.route("/redistribuir", methods=["POST"])
@@ -238,6 +251,44 @@ def reassign() -> Any:
     return back
 
 
+@bp.route("/atribuir", methods=["POST"])
+@role_required("gestor")
+def assign() -> Any:
+    """Claim for someone: a manager gives a task waiting in its role's queue to a named person.
+
+    Audited by the engine (``tarefa_redistribuida``, from nobody to the person, with the reason).
+    A task someone already holds is refused (that is a redistribution, with its own reason).
+    """
+    form = request.form
+    back = redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("dashboard.index"))
+    case_text, _, task_id = (form.get("tarefa") or "").partition(":")
+    target = (form.get("para") or "").strip()
+    if not target:
+        flash("Escolha a pessoa que vai assumir a tarefa.", "erro")
+        return back
+    row = None
+    if case_text.isdigit() and task_id:
+        row = db_session().execute(select(Case.protocol, Case.unit, OpenTask.title, OpenTask.assignee)
+                                   .join(OpenTask, OpenTask.case_id == Case.id)
+                                   .where(Case.id == int(case_text), OpenTask.task_id == task_id)).first()
+    if row is None or (not _is_admin() and row.unit != g.user.unit):
+        flash("Tarefa não encontrada (já concluída ou de outra unidade).", "erro")
+        return back
+    if row.assignee:
+        flash(f"{row.protocol} — {row.title}: a tarefa já está com {row.assignee}. Para tirá-la dessa pessoa, "
+              "use “Redistribuir” e informe o motivo.", "erro")
+        return back
+    reason = (form.get("motivo") or "").strip() or "atribuída pelo gestor a partir da fila"
+    try:
+        runtime().reassign(int(case_text), task_id, target, g.actor, reason)
+    except EngineError as error:
+        flash(f"{row.protocol} — {row.title}: {error}", "erro")
+        return back
+    flash(f"{row.protocol} — {row.title}: atribuída a {target}.", "sucesso")
+    return back
+
+
 # --------------------------------------------------------------------------- CSV
 
 
@@ -264,24 +315,32 @@ def _export_rows(lista: str, filters: queries.Filters, values: dict[str, Any]) -
         return header, [[r.chave, r.rotulo, r.no_prazo, r.com_atraso, r.vencidos, r.pendentes, r.cancelados,
                          r.encerrados, r.taxa_no_prazo] for r in rows]
     if lista == "tendencia":
-        points = queries.trend(session, filters, "mes")
+        points = queries.trend(session, filters, values["periodo"])
         return (["periodo", "rotulo", "encerrados", "no_prazo", "taxa_no_prazo"],
                 [[p.periodo, p.rotulo, p.encerrados, p.no_prazo, p.taxa_no_prazo] for p in points])
     if lista in ("atrasados", "hoje", "proximos"):
-        now = queries.now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"])
+        now = queries.now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"],
+                                limit=None)
         items = {"atrasados": now.atrasados, "hoje": now.vencem_hoje, "proximos": now.proximos}[lista]
         header = ["protocolo", "unidade", "processo", "tarefa", "prazo", "tipo", "com", "vencimento", "dias_atraso",
                   "dias_uteis_restantes"]
         return header, [[i.protocolo, i.unidade, i.processo, i.tarefa, i.prazo, i.tipo, i.com, i.vencimento,
                          i.dias_atraso, i.dias_uteis_restantes] for i in items]
-    if lista in ("tempos", "tempos_processo"):
-        flow = queries.flow_times(session, filters)
-        stats = flow.por_etapa if lista == "tempos" else flow.por_processo
+    if lista in ("tempos", "tempos_processo", "duracao_casos"):
+        flow = queries.flow_times(session, filters, values["periodo"])
+        stats = {"tempos": flow.por_etapa, "tempos_processo": flow.por_processo,
+                 "duracao_casos": flow.duracao_casos}[lista]
         return (["chave", "quantidade", "media_horas", "mediana_horas", "p90_horas"],
                 [[s.chave, s.quantidade, s.media_horas, s.mediana_horas, s.p90_horas] for s in stats])
     if lista == "backlog":
-        points = queries.backlog(session, filters, "mes")
+        points = queries.backlog(session, filters, values["periodo"])
         return ["periodo", "abertos", "encerrados"], [[p.periodo, p.abertos, p.encerrados] for p in points]
+    if lista == "espera":
+        if not values["processo"]:
+            abort(404)
+        waiting = queries.waiting_by_task(session, values["processo"], filters.unit)
+        return (["elemento", "etapa", "aguardando", "atrasados"],
+                [[w.elemento, w.titulo, w.aguardando, w.atrasados] for w in waiting.values()])
     element = request.args.get("elemento", "")
     if not values["processo"] or not element:
         abort(404)
