@@ -348,9 +348,12 @@ class Cover:
     live: tuple[tuple[dt.datetime | None, dt.datetime | None], ...]
 
 
-def cover(start: dt.datetime | None, end: dt.datetime | None, grains: tuple[str, ...] = ("mes", "semana", "dia")
-          ) -> Cover:
-    """Whole months (or weeks) inside the period, then whole weeks and days at its edges."""
+def cover(start: dt.datetime | None, end: dt.datetime | None, grains: tuple[str, ...] = ("mes", "semana", "dia"),
+          whole: bool = True) -> Cover:
+    """Whole months (or weeks) inside the period, then whole weeks and days at its edges; without a
+    period (and unless the result is per period), the "tudo" rows: one per key, the whole history."""
+    if start is None and end is None and whole:
+        return Cover((("tudo", None, None),), ())
     pieces: list[tuple[str, str | None, str | None]] = []
     live: list[tuple[dt.datetime | None, dt.datetime | None]] = []
 
@@ -474,7 +477,8 @@ def compliance(session: Session, filters: Filters | None = None, group_by: str =
     if group_by not in GROUPS:
         raise ValueError(f"Agrupamento inválido: {group_by!r}.")
     grain = "semana" if group_by == "periodo_semana" else "mes"
-    period = cover(filters.start, filters.end, ("semana", "dia") if grain == "semana" else ("mes", "semana", "dia"))
+    period = cover(filters.start, filters.end, ("semana", "dia") if grain == "semana" else ("mes", "semana", "dia"),
+                   whole=not group_by.startswith("periodo_"))
     parts = _compliance_totals(session, filters, group_by, period.pieces) if period.pieces else []
     for edge in period.live:
         parts += _compliance_live(session, _edge_filters(filters, edge), group_by)
@@ -540,7 +544,8 @@ def now_lists(session: Session, filters: Filters | None = None, *, calendars: Ca
             return false()
         if filters.unit is not None:
             return Deadline.due_at <= next(iter(groups))
-        return or_(*(and_(Deadline.unit.in_(codes), Deadline.due_at <= bound) for bound, codes in groups.items()))
+        return and_(Deadline.due_at <= max(groups),  # one range of the index, then each unit's own bound
+                    or_(*(and_(Deadline.unit.in_(codes), Deadline.due_at <= bound) for bound, codes in groups.items())))
 
     end_today = per_unit(lambda _code, cal: cal.end_of_day(cal.local_date(now)))
     within_limit = per_unit(lambda code, cal: cal.end_of_day(limits[code]))
@@ -549,7 +554,9 @@ def now_lists(session: Session, filters: Filters | None = None, *, calendars: Ca
                   "proximos": and_(Deadline.due_at >= now, ~end_today, within_limit)}
 
     def running(query: Select[Any]) -> Select[Any]:
-        query = query.where(Deadline.outcome.is_(None), Deadline.fired_at.is_(None), Deadline.met_at.is_(None))
+        # "running" is outcome IS NULL alone (a closed deadline always has an outcome): with fired_at /
+        # met_at too, SQLite walks the timers' index (fired_at, due_at) over the whole history.
+        query = query.where(Deadline.outcome.is_(None))
         if filters.unit is not None:
             query = query.where(Deadline.unit == filters.unit)
         if filters.kind is not None:
@@ -766,7 +773,8 @@ def backlog(session: Session, filters: Filters | None = None, bucket: str = "mes
     filters = filters or Filters()
     if bucket not in BUCKETS:
         raise ValueError(f"Período inválido: {bucket!r} (use semana ou mes).")
-    period = cover(filters.start, filters.end, ("semana", "dia") if bucket == "semana" else ("mes", "semana", "dia"))
+    period = cover(filters.start, filters.end, ("semana", "dia") if bucket == "semana" else ("mes", "semana", "dia"),
+                   whole=False)
     counts: dict[str, dict[str, int]] = {"aberto": defaultdict(int), "encerrado": defaultdict(int)}
     if period.pieces:
         total = totals.CaseTotal

@@ -12,9 +12,10 @@ millions (see :mod:`engine.dashboard` for why aggregate tables and not materiali
 * ``dash_case_totals`` — cases opened and closed per period x unit x procedure (duration buckets
   for the closed ones).
 
-Every row exists in three grains (``grain``: "dia", "semana" starting on Monday, "mes"; ``period`` is
-the first local day, ``YYYY-MM-DD``): a period of any days is read as its whole months, then the whole
-weeks and the single days at its edges — a dozen days at most, never the history.
+Every row exists in four grains (``grain``: "dia", "semana" starting on Monday, "mes" — ``period`` is
+the first local day, ``YYYY-MM-DD`` — and "tudo", the whole history, ``period`` ""): the Painel without a
+period reads "tudo"; a period of any days is read as its whole months, then the whole weeks and the
+single days at its edges — never the history row by row.
 
 They are written in the same transaction as the projections they summarise: :func:`pending_snapshot`
 before the command writes, :func:`record_commit` after (both called from ``Runtime._commit``), and
@@ -41,7 +42,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine.models import AuditEvent, Base, Case, Deadline, OpenTask
 
 TZ = ZoneInfo("America/Sao_Paulo")
-GRAINS = ("dia", "semana", "mes")
+GRAINS = ("dia", "semana", "mes", "tudo")
 PENDING = "pendente"
 #: Audit actions that move a workflow forward (a task became ready after the last of them).
 ADVANCING_ACTIONS = ("iniciado", "tarefa_concluida", "prazo_vencido", "etapas_automaticas", "servico_concluido")
@@ -129,7 +130,10 @@ def period_key(moment: dt.datetime, grain: str) -> str:
 
 
 def bucket_of(day: dt.date, grain: str) -> str:
-    """The key of the day, week (its Monday) or month (its first day) a local date falls in."""
+    """The key of the day, week (its Monday) or month (its first day) a local date falls in ("" for
+    "tudo": the whole history, what the Painel shows without a period)."""
+    if grain == "tudo":
+        return ""
     if grain == "semana":
         day = day - dt.timedelta(days=day.weekday())
     elif grain == "mes":

@@ -166,7 +166,8 @@ def test_cover_uses_months_weeks_and_days() -> None:
     odd = dashboard.cover(local(3, 11, 15), None)
     assert odd.live == ((local(3, 11, 15), local(3, 12, 0)),)
     assert odd.pieces[0] == ("mes", "2026-04-01", None)
-    assert dashboard.cover(None, None).pieces == (("mes", None, None),)
+    assert dashboard.cover(None, None).pieces == (("tudo", None, None),)
+    assert dashboard.cover(None, None, whole=False).pieces == (("mes", None, None),)
 
 
 def test_split_period_keys() -> None:
