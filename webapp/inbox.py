@@ -64,11 +64,10 @@ def index() -> Any:
 @login_required
 def tasks() -> Any:
     session = db_session()
+    roles = queue_roles(g.actor.roles)
     return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
-                           queue=queries.group_queue(session, queue_roles(g.actor.roles),
-                                                     None if "admin" in g.actor.roles else g.user.unit),
-                           notices=queries.notifications_for(session, g.user.username, queue_roles(g.actor.roles),
-                                                             g.user.unit))
+                           queue=queries.group_queue(session, roles, None if "admin" in g.actor.roles else g.user.unit),
+                           notices=queries.notifications_for(session, g.user.username, roles, g.user.unit))
 
 
 @bp.route("/avisos/<int:notice_id>/lido", methods=["POST"])
