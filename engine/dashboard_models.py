@@ -48,6 +48,8 @@ PENDING = "pendente"
 ADVANCING_ACTIONS = ("iniciado", "tarefa_concluida", "prazo_vencido", "etapas_automaticas", "servico_concluido")
 #: Durations are kept in buckets 10% wide (bucket 0: under a minute).
 BUCKET_RATIO = 1.1
+#: Above this many rows an upsert goes through COPY on PostgreSQL (bulk loads, rebuilds).
+BULK_ROWS = 2000
 
 
 class DeadlineTotal(Base):
@@ -237,12 +239,33 @@ def _upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], sums: Se
             replace: Sequence[str] = ()) -> None:
     if not rows:
         return
+    keys = [c.name for c in table.primary_key.columns]
+    if conn.dialect.name == "postgresql" and len(rows) > BULK_ROWS:
+        _bulk_upsert(conn, table, rows, keys, sums, replace)
+        return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
-    keys = [c.name for c in table.primary_key.columns]
     updates: dict[str, Any] = {c: table.c[c] + statement.excluded[c] for c in sums}
     updates.update({c: statement.excluded[c] for c in replace})
     conn.execute(statement.on_conflict_do_update(index_elements=keys, set_=updates), rows)
+
+
+def _bulk_upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], keys: list[str], sums: Sequence[str],
+                 replace: Sequence[str]) -> None:
+    """Many rows at once on PostgreSQL (a bulk load, a rebuild): ``COPY`` into a temporary table, then
+    one ``INSERT ... SELECT ... ON CONFLICT DO UPDATE`` — the same deltas as row by row, far fewer round trips."""
+    columns = list(rows[0])
+    temp = f"tmp_{table.name}"
+    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} (LIKE {table.name}) ON COMMIT DELETE ROWS")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {temp} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+    updates = [f"{c} = {table.name}.{c} + excluded.{c}" for c in sums] + [f"{c} = excluded.{c}" for c in replace]
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM {temp} "
+        f"ORDER BY {', '.join(keys)} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {', '.join(updates)}")
+    conn.exec_driver_sql(f"TRUNCATE {temp}")
 
 
 # --------------------------------------------------------------------------- production hooks

@@ -16,7 +16,9 @@ ROLE_ADMIN = "admin"
 
 
 #: Lists show the case's protocol and title only: never load its (large) workflow state.
-_CASE_FOR_LISTS = joinedload(OpenTask.case).load_only(Case.id, Case.protocol, Case.title, Case.unit, Case.status)
+#: (Nor the definition the case eagerly joins: its BPMN XML would travel once per listed task.)
+_CASE_FOR_LISTS = (joinedload(OpenTask.case).load_only(Case.id, Case.protocol, Case.title, Case.unit, Case.status)
+                   .lazyload(Case.definition))
 
 
 def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
