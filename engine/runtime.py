@@ -57,7 +57,7 @@ from engine.models import (
     ProcessDefinition,
     User,
 )
-from engine.parties import backfill_case_parties, may_work_on, write_case_parties
+from engine.parties import backfill_case_parties, may_work_on, parties_of, write_case_parties
 from engine.projections import (
     TaskInfo,
     TimerInfo,
@@ -271,6 +271,9 @@ class Runtime:
                 first_task = self._single_ready_user_task(workflow)
                 self._require_role(actor, first_task)
                 cleaned = self._validate(first_task, values, files)
+                if actor.is_party and not parties_of(cleaned) & actor.parties:
+                    raise PermissionDenied("Você só pode abrir um caso em seu próprio nome (o CPF ou CNPJ do "
+                                           "formulário precisa ser o da sua conta).")
             now = clock.now()
             try:
                 protocol = next_protocol(conn, case_unit)

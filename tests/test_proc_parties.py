@@ -241,3 +241,12 @@ def test_consumer_confirms_the_hearing_and_says_the_agreement_was_kept(
     assert (case.status, case.outcome) == ("encerrado", "Reclamação segue")
     assert (case.data["audiencia_presenca"], case.data["audiencia_resultado"]) == ("confirmada", "acordo_cumprido")
 
+
+
+def test_a_consumer_may_only_file_in_her_own_name(runtime: Runtime, complaint: dict[str, str]) -> None:
+    with pytest.raises(PermissionDenied, match="em seu próprio nome"):
+        runtime.start_case("reclamacao", CONSUMIDOR_B, dict(complaint, canal="portal"))  # complaint names CPF_A
+    with runtime.Session() as session:
+        assert session.scalars(select(CaseParty)).first() is None
+    with pytest.raises(PermissionDenied):
+        runtime.start_case("reclamacao", FORNECEDOR_X, dict(complaint, canal="portal"))  # not a consumer's lane
