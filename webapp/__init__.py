@@ -65,7 +65,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         form_editor,
         inbox,
         incidents,
+        portal_auth,
+        portal_oidc,
+        portal_supplier,
         processes,
+        public,
         sandbox,
     )
 
@@ -80,5 +84,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(sandbox.bp)
+    app.register_blueprint(portal_auth.bp)
+    portal_oidc.configure(app)
+    app.register_blueprint(portal_oidc.bp)
+    app.register_blueprint(portal_supplier.bp)
+    app.register_blueprint(public.bp)
     app.register_blueprint(form_editor.bp)
     return app
