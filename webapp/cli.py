@@ -105,16 +105,20 @@ def _serve(runtime, host: str, port: int, with_worker: bool) -> None:  # noqa: A
 @click.option("--database-url", envvar="DATABASE_URL", default=None)
 @click.option("--no-serve", is_flag=True, help="Só prepara os dados, sem subir o servidor.")
 def demo(host: str, port: int, database_url: str | None, no_serve: bool) -> None:
-    from webapp.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_users
+    from webapp.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_portal_accounts, ensure_users
 
     runtime = _runtime(database_url)
     runtime.init_db()
     actors = ensure_users(runtime)
     created = create_demo_cases(runtime, actors)
+    portal = ensure_portal_accounts(runtime)
     click.echo(f"Banco: {runtime.db.url.render_as_string(hide_password=True)} ({created} casos de exemplo criados)")
     click.echo(f"\nProcon Flow em http://{host}:{port}  — senha de todos: {DEMO_PASSWORD}")
     for username, name, _roles in DEMO_USERS:
         click.echo(f"  {username:<12} {name}")
+    click.echo(f"\nPortal do consumidor e do fornecedor em http://{host}:{port}/portal/  — mesma senha:")
+    for kind, email, name in portal:
+        click.echo(f"  {email:<30} {name} ({kind})")
     click.echo("")
     if not no_serve:
         _serve(runtime, host, port, with_worker=True)

@@ -92,6 +92,40 @@ def ensure_users(runtime: Runtime) -> dict[str, Actor]:
         return {name: actor_for(user) for name, user in existing.items()}
 
 
+#: Portal accounts: (kind, name, e-mail, CPF or CNPJ, company name). They answer for demo cases' parties.
+PORTAL_ACCOUNTS: list[tuple[str, str, str, str, str]] = [
+    ("consumidor", "Maria Aparecida Santos", "maria.santos@example.com", "529.982.247-25", ""),
+    ("consumidor", "Roberto Nascimento", "roberto.n@example.com", "853.513.468-93", ""),
+    ("fornecedor", "Sílvia Jurídico (Viagens Sol)", "juridico@viagenssol.example", "04.252.011/0001-10",
+     "Viagens Sol Ltda"),
+    ("fornecedor", "Otávio Jurídico (Eletro Casa)", "juridico@eletrocasa.example", "11.222.333/0001-81",
+     "Eletro Casa Ltda"),
+]
+
+
+def ensure_portal_accounts(runtime: Runtime) -> list[tuple[str, str, str]]:
+    """The demo's consumers and suppliers in the portal, confirmed; returns (kind, e-mail, name) of each."""
+    from engine.portal_accounts import confirm_email, register_consumer, register_supplier
+    from engine.portal_models import OutboundEmail, PortalAccount
+
+    with runtime.Session.begin() as session:
+        known = set(session.scalars(select(PortalAccount.email)))
+        for kind, name, email, document, company in PORTAL_ACCOUNTS:
+            if email in known:
+                continue
+            if kind == "consumidor":
+                signup = register_consumer(session, name=name, cpf=document, email=email, password=DEMO_PASSWORD)
+            else:
+                signup = register_supplier(session, cnpj=document, company_name=company, name=name, email=email,
+                                           password=DEMO_PASSWORD)
+            confirm_email(session, signup.token)
+        # The demo confirms its accounts itself: their confirmation e-mails are not sent.
+        for pending in session.scalars(select(OutboundEmail).where(OutboundEmail.status == "pendente",
+                                                                   OutboundEmail.kind == "confirmacao")):
+            pending.status = "dispensado"
+    return [(kind, email, name) for kind, name, email, _d, _c in PORTAL_ACCOUNTS]
+
+
 def _registration(index: int) -> dict[str, str]:
     name, cpf, email, supplier, cnpj, facts, request = CONSUMERS[index]
     return {"consumidor_nome": name, "consumidor_cpf": cpf, "consumidor_email": email, "fornecedor_nome": supplier,
