@@ -69,6 +69,7 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
     assert demo.returncode == 0, demo.stderr
     created = re.search(r"\((\d+) casos de exemplo criados\)", demo.stdout)
     assert created and "atendente" in demo.stdout
+    assert "maria.santos@example.com" in demo.stdout and "juridico@viagenssol.example" in demo.stdout
     runtime = Runtime(EngineConfig(database_url=url))
     with runtime.Session() as session:
         versions = {d.process_id: d.version for d in session.scalars(select(ProcessDefinition))}
@@ -77,6 +78,15 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
         assert session.scalar(select(func.count(User.id))) >= 8
         cases = {case.id: case for case in session.scalars(select(Case))}
         assert len(cases) == int(created.group(1))
+        # The portal accounts answer for the demo cases' parties: Maria has the proposal to evaluate.
+        from engine.parties import visible_case_ids
+        from engine.portal_accounts import actor_for_account
+        from engine.portal_models import PortalAccount
+
+        maria = session.scalars(select(PortalAccount).where(PortalAccount.email == "maria.santos@example.com")).one()
+        mine = set(session.scalars(visible_case_ids(actor_for_account(session, maria))))
+        assert any(t.spec_name == "avaliar_proposta" for t in session.scalars(select(OpenTask))
+                   if t.case_id in mine)
 
         # A case in every procedure a person starts; the called ones (notificacao, recurso_multa, the document
         # helper) run inside them and are checked through their tasks, data and documents below.
@@ -85,14 +95,15 @@ def test_init_db_is_idempotent_and_demo_prepares_users_and_cases(tmp_path: Path)
         started = (versions.keys() - called) | {"reclamacao", "fiscalizacao", "processo_sancionatorio", "audiencia"}
         assert started <= {case.process_id for case in cases.values()}
 
-        # The complaints, as before: one closed, five open, in their different steps.
+        # The complaints: one closed, six open, in their different steps (one waits for the consumer).
         complaints = sorted(c.status for c in cases.values() if c.process_id == "reclamacao")
-        assert complaints.count("encerrado") == 1 and complaints.count("aberto") == 5
+        assert complaints.count("encerrado") == 1 and complaints.count("aberto") == 6
         open_tasks = list(session.scalars(select(OpenTask)))
         waiting = {(cases[t.case_id].process_id, t.role, t.spec_name) for t in open_tasks}
         assert {("reclamacao", "atendente", "atendimento_preliminar"),
                 ("reclamacao", "fornecedor", "registrar_resposta"), ("reclamacao", "analista", "analisar_reclamacao"),
-                ("reclamacao", "conciliador", "realizar_audiencia")} <= waiting
+                ("reclamacao", "conciliador", "realizar_audiencia"),
+                ("reclamacao", "consumidor", "avaliar_proposta")} <= waiting
 
         # What each role finds: denúncias to triage and to inspect, an auto to draw up, a notice to record as
         # read, the defence deadline running, a decision to take, an appeal window running, an appeal under

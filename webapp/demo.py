@@ -265,6 +265,11 @@ class _Demo:
         self.step(result, "analisar_reclamacao", "analista",
                   {"desfecho": "audiencia", "fundamentacao": "Tentar acordo em audiência."})
 
+    def proposal_to_evaluate(self, moment: dt.datetime, index: int) -> Story:
+        """The supplier answered with a proposal: the consumer decides in the portal (Avaliar a proposta)."""
+        yield moment
+        self.answered(index, "Reconhecemos o defeito.", "Troca do produto em 5 dias úteis, com retirada em casa.")
+
     def registered(self, moment: dt.datetime, index: int, **changes: str) -> Story:
         yield moment
         self.runtime.start_case("reclamacao", self.actors["atendente"], dict(_registration(index), **changes))
@@ -486,6 +491,8 @@ def create_demo_cases(runtime: Runtime, actors: dict[str, Actor]) -> int:
         demo.unanswered_cip(real_now - dt.timedelta(days=9), 3),
         # Registered 7 working days ago and never contacted: its 5-working-day deadline is overdue.
         demo.registered(demo.at(7), 4),
+        # Answered with a proposal two days ago: Maria (portal) accepts or refuses it.
+        demo.proposal_to_evaluate(real_now - dt.timedelta(days=2), 0),
         # At the conciliation hearing.
         demo.complaint_at_hearing(real_now - dt.timedelta(days=8), 2),
         # Just registered, waiting for the preliminary contact.
