@@ -55,6 +55,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
 
     from webapp import (
+        api,
         auth,
         calendar_admin,
         cases,
@@ -90,4 +91,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal_supplier.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(form_editor.bp)
+    api.init_app(app, csrf)  # JSON API at /api/v1 (token auth: exempt from CSRF)
     return app
