@@ -103,7 +103,8 @@ def get_case(case_id: int) -> Any:
     caller = current_caller()
     case = case_or_404(caller, case_id)
     session = db_session()
-    tasks = visible_tasks(caller, queries.case_open_tasks(session, case_id))
+    every_task = queries.case_open_tasks(session, case_id)
+    tasks = visible_tasks(caller, every_task)
     mine = [t for t in tasks if (caller.is_party or t.assignee == caller.actor.username)]
     deadlines = queries.case_deadlines(session, case_id)
     if caller.is_party:
@@ -113,7 +114,7 @@ def get_case(case_id: int) -> Any:
         data = {k: v for k, v in data.items() if k not in HIDDEN_FROM_SUPPLIER}
     sections = describe(runtime().forms, data, runtime().form_order(case.definition))
     return case_out(case) | {
-        "next_step": next_step(case, tasks, mine, deadlines),
+        "next_step": next_step(case, every_task, mine, deadlines),
         "data": [{"title": s.title, "items": [{"name": i.name, "label": i.label, "value": i.value} for i in s.items]}
                  for s in sections],
         "open_tasks": [task_out(t, case.protocol) for t in tasks],
