@@ -67,6 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         inbox,
         incidents,
         portal_auth,
+        portal_cases,
+        portal_consumer,
         portal_oidc,
         portal_supplier,
         processes,
@@ -89,6 +91,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     portal_oidc.configure(app)
     app.register_blueprint(portal_oidc.bp)
     app.register_blueprint(portal_supplier.bp)
+    app.register_blueprint(portal_cases.bp)
+    app.register_blueprint(portal_consumer.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(form_editor.bp)
     api.init_app(app, csrf)  # JSON API at /api/v1 (token auth: exempt from CSRF)
