@@ -100,7 +100,8 @@ def test_consumer_files_on_the_phone_and_the_supplier_answers_the_cip(
 
     # The confirmation link, as the worker would e-mail it.
     with runtime.Session() as session:
-        body = session.scalars(select(OutboundEmail.body).where(OutboundEmail.kind == "confirmacao")).one()
+        body = session.scalars(select(OutboundEmail.body).where(
+            OutboundEmail.kind == "confirmacao", OutboundEmail.to_address == complaint["consumidor_email"])).one()
     path = re.search(r"(/portal/confirmar/\S+)", body).group(1)
     consumer.goto(f"{base}{path}")
     consumer.wait_for_selector("text=E-mail confirmado")
@@ -111,7 +112,7 @@ def test_consumer_files_on_the_phone_and_the_supplier_answers_the_cip(
     consumer.fill("[name=fatos]", complaint["fatos"])
     consumer.fill("[name=pedido]", complaint["pedido"])
     shot(consumer, "2-nova-reclamacao")
-    consumer.locator("form button[type=submit]").last.tap()
+    consumer.get_by_role("button", name="Registrar reclamação").tap()
     consumer.wait_for_url(re.compile(r"/portal/casos/\d+"))
     with runtime.Session() as session:
         case = session.scalars(select(Case).where(Case.process_id == "reclamacao")).one()
@@ -155,12 +156,14 @@ def test_consumer_files_on_the_phone_and_the_supplier_answers_the_cip(
 
     # The consumer sees the answer and the proposal she is asked to evaluate.
     consumer.goto(f"{base}/portal/casos/{case_id}")
-    consumer.wait_for_selector("text=Avaliar a proposta do fornecedor")
+    answer_link = consumer.get_by_role("link", name="Avaliar a proposta do fornecedor")
+    answer_link.wait_for()
+    assert ANSWER in consumer.inner_text("main") and PROPOSAL in consumer.inner_text("main")
     shot(consumer, "7-consumidor-ve-resposta")
-    consumer.tap("text=Avaliar a proposta do fornecedor")
+    answer_link.tap()
     consumer.wait_for_url(re.compile(rf"/portal/casos/{case_id}/tarefas/"))
-    assert PROPOSAL in consumer.inner_text("main")
-    shot(consumer, "8-proposta")
+    assert "Avaliar a proposta do fornecedor" in consumer.inner_text("main")
+    shot(consumer, "8-avaliar-proposta")
     assert phones.errors == []
 
 
