@@ -95,9 +95,17 @@ def steps_for(case: Case, tasks: list[OpenTask], role: str) -> list[Step]:
                       closed_at=case.closed_at)
 
 
+#: Dates the diagrams' scripts write (not typed in any form): shown as dd/mm/aaaa.
+SCRIPT_DATES = ("data_resposta",)
+
+
 def public_data(case: Case) -> dict[str, Any]:
     data = case.data or {}
-    return {key: data[key] for key in PUBLIC_FIELDS if key in data and data[key] not in (None, "")}
+    shown = {key: data[key] for key in PUBLIC_FIELDS if key in data and data[key] not in (None, "")}
+    for key in SCRIPT_DATES:
+        if isinstance(shown.get(key), str):
+            shown[key] = data_iso(shown[key])
+    return shown
 
 
 def public_sections(case: Case) -> list[Section]:
