@@ -7,7 +7,6 @@ sideways; the public record and cadastro read well on the phone too. Screenshots
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -84,9 +83,6 @@ def shot(page: Any, name: str) -> None:
 
 def test_consumer_files_on_the_phone_and_the_supplier_answers_the_cip(
         phones: Any, runtime: Runtime, atendente: Actor, complaint: dict[str, str]) -> None:
-    if not all(importlib.util.find_spec(f"webapp.{name}") for name in ("portal_consumer", "portal_cases")):
-        pytest.skip("o portal do consumidor e a página do caso (webapp/portal_consumer.py, portal_cases.py) "
-                    "ainda não existem")
     base = phones.base
     consumer = phones()
     consumer.goto(f"{base}/portal/cadastro")

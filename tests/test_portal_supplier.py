@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from flask import Blueprint, Flask
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -38,24 +38,9 @@ def runtime(runtime: Runtime) -> Runtime:
     return runtime
 
 
-def with_party_case_pages(app: Flask) -> bool:
-    """Whether the party case pages (webapp/portal_cases.py) are registered; until they are, a placeholder
-    lets this portal build its links to them, and the tests that open those pages are skipped."""
-    if "portal_cases" in app.blueprints:
-        return True
-    placeholder = Blueprint("portal_cases", __name__)
-    placeholder.add_url_rule("/portal/casos/<int:case_id>", "case", lambda case_id: ("", 501))
-    placeholder.add_url_rule("/portal/casos/<int:case_id>/tarefas/<task_id>", "task",
-                             lambda case_id, task_id: ("", 501))
-    app.register_blueprint(placeholder)
-    return False
-
-
 @pytest.fixture
 def app(runtime: Runtime) -> Iterator[Flask]:
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True})
-    app.config["PARTY_CASE_PAGES"] = with_party_case_pages(app)
-    yield app
+    yield create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True})
 
 
 def company(runtime: Runtime, cnpj: str, name: str, admin: str, email: str) -> int:
@@ -141,10 +126,9 @@ def test_inbox_most_urgent_first_overdue_marked_and_only_the_companys_cases(
     refused = post(rita, "/portal/fornecedor/empresa", f"/portal/fornecedor/empresa/{company_id(runtime, CNPJ_Y)}"
                    "/convites", {"email": "intrusa@example.com"})
     assert refused.status_code == 404
-    if app.config["PARTY_CASE_PAGES"]:
-        assert rita.get(f"/portal/casos/{other.case_id}").status_code == 404
-        assert rita.get(f"/portal/casos/{other.case_id}/tarefas/{cip(other).task_id}").status_code == 404
-        assert rita.get(f"/portal/casos/{earlier.case_id}").status_code == 200
+    assert rita.get(f"/portal/casos/{other.case_id}").status_code == 404
+    assert rita.get(f"/portal/casos/{other.case_id}/tarefas/{cip(other).task_id}").status_code == 404
+    assert rita.get(f"/portal/casos/{earlier.case_id}").status_code == 200
 
     # Yara (Y) invites Carlos (X's administrator): he now sees both companies, each task labelled.
     invite(runtime, yara, CNPJ_Y, "carlos@loja.example", "Carlos Admin")
@@ -210,8 +194,7 @@ def test_only_the_administrator_invites_and_removal_cuts_access(
     html = rita.get("/portal/fornecedor/").get_data(as_text=True)
     assert task_order(html) == [] and earlier.protocol not in html
     assert "não representa nenhuma empresa" in html
-    if app.config["PARTY_CASE_PAGES"]:
-        assert rita.get(f"/portal/casos/{earlier.case_id}").status_code == 404
+    assert rita.get(f"/portal/casos/{earlier.case_id}").status_code == 404
     # The administrator cannot remove himself.
     with runtime.Session() as session:
         carlos_id = session.scalar(select(PortalAccount.id).where(PortalAccount.email == "carlos@loja.example"))
