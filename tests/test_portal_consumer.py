@@ -265,7 +265,8 @@ def test_file_follow_answer_and_consumer_b_sees_nothing_of_it(
     assert f"/portal/casos/{case_id}/tarefas/{proposal.task_id}" in home
     page = html(maria.get(f"/portal/casos/{case_id}"))
     assert "Troca da geladeira em 5 dias úteis" in page  # the proposal is on the page
-    assert "2026-03-02" not in page  # the answer's date, written by the diagram, read as 02/03/2026
+    assert "<dd class=\"texto-longo\">2026-03-02</dd>" not in page  # the answer's date, written by the diagram,
+    assert "<dd class=\"texto-longo\">02/03/2026</dd>" in page  # is read as dd/mm/aaaa
     assert "NOTA INTERNA" not in page and "Ana" not in page and "ana" not in re.sub(r"<[^>]+>", "", page).split()
     assert "<strong>Procon</strong>: Emitir CIP ao fornecedor: concluído." in page
     assert "Prazo para avaliar a proposta" in page and "seu prazo" in page
