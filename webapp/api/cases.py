@@ -95,7 +95,7 @@ def list_cases(args: dict[str, Any]) -> Any:
     return page_body([case_out(c) for c in rows], total, args["page"], args["per_page"])
 
 
-@bp.route("/<int:case_id>")
+@bp.route("/<int(max=2147483647):case_id>")
 @token_required("casos:ler")
 @bp.doc(security=BEARER, summary="Um caso: dados, o que acontece agora, tarefas e prazos")
 @bp.response(200, CaseDetailSchema)
@@ -122,7 +122,7 @@ def get_case(case_id: int) -> Any:
     }
 
 
-@bp.route("/<int:case_id>/timeline")
+@bp.route("/<int(max=2147483647):case_id>/timeline")
 @token_required("casos:ler")
 @bp.doc(security=BEARER, summary="Histórico do caso")
 @bp.arguments(PageArgs, location="query")
@@ -144,7 +144,7 @@ def document_out(document: Document) -> dict[str, Any]:
             "pdf_url": url_for("api_documents.get_document", document_id=document.id)}
 
 
-@bp.route("/<int:case_id>/documents")
+@bp.route("/<int(max=2147483647):case_id>/documents")
 @token_required("casos:ler")
 @bp.doc(security=BEARER, summary="Documentos oficiais do caso")
 @bp.arguments(PageArgs, location="query")

@@ -18,7 +18,7 @@ bp = Blueprint("api_documents", __name__, url_prefix="/api/v1/documents", descri
 PDF = {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}, "description": "O PDF"}
 
 
-@bp.route("/<int:document_id>")
+@bp.route("/<int(max=2147483647):document_id>")
 @token_required("casos:ler")
 @bp.doc(security=BEARER, summary="Baixar um documento (PDF)", responses={"200": PDF})
 @bp.alt_response(200, description="O PDF", content_type="application/pdf", success=True)

@@ -81,7 +81,7 @@ def create_token() -> Any:
     return out, 201
 
 
-@bp.route("/<int:token_id>", methods=["DELETE"])
+@bp.route("/<int(max=2147483647):token_id>", methods=["DELETE"])
 @token_required()
 @bp.doc(security=BEARER, summary="Revogar um token")
 @bp.response(200, TokenSchema)
