@@ -90,7 +90,7 @@ def test_registro_reclamacao_definition(registry: FormRegistry) -> None:
     assert [f.name for f in form.fields] == [
         "consumidor_nome", "consumidor_cpf", "consumidor_email", "consumidor_telefone",
         "fornecedor_cnpj", "fornecedor_nome", "canal", "data_compra", "valor", "fatos", "pedido",
-        "nota_fiscal",
+        "nota_fiscal", "contrato", "fotos",
     ]
     required = {f.name for f in form.fields if f.required}
     assert required == {
