@@ -202,6 +202,8 @@ def test_supplier_files_its_defence_and_its_appeal(runtime: Runtime, frozen_cloc
     data = load_case(runtime, result.case_id).data
     assert (data["recurso_interposto_em"], data["recurso_canal"], data["multa_situacao"]) == (
         "2026-03-31", "portal", "suspensa_por_recurso")
+    # Filed through the portal: the protocol date is the filing date, already filled in for the analyst.
+    assert data["recurso_data_protocolo"] == "2026-03-31"
     result = step(runtime, result, "registrar_recurso", sanc.ANALISTA, {
         "recurso_data_protocolo": "31/03/2026", "recurso_pedido": "reducao",
         "recurso_razoes": data["recurso_interposicao"]})
