@@ -13,13 +13,13 @@ import json
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import ConflictError, EngineError, NotFound, PermissionDenied
+from engine.errors import EngineError, NotFound
 from engine.form_catalog import MAX_FORM_BYTES, FormCatalog, InvalidForm
 from engine.forms import FIELD_TYPES
 from engine.protocol import AGENCY_TZ
 from webapp.auth import role_required
+from webapp.limits import engine_error, json_error, limit_request_size
 from webapp.runtime_access import runtime
 
 bp = Blueprint("form_editor", __name__, url_prefix="/processos/formularios")
@@ -41,33 +41,18 @@ def catalog() -> FormCatalog:
     return FormCatalog(runtime())
 
 
-def json_error(message: str, status: int, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"erro": message, **extra}), status
-
-
 def _wants_json() -> bool:
     return request.is_json or request.path.endswith(("/salvar", "/validar", "/publicar", "/previa"))
 
 
-@bp.url_value_preprocessor
-def limit_request_size(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    # Before CSRFProtect reads the body: a form never needs more (the app allows 25 MB for uploads).
-    request.max_content_length = MAX_REQUEST_BYTES
-
-
-@bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error: Any) -> Any:
-    if _wants_json():
-        return json_error(TOO_LARGE, 413)
-    return render_template("erro.html", titulo="Conteúdo grande demais", mensagem=TOO_LARGE), 413
+# A form never needs more than one form's JSON.
+limit_request_size(bp, MAX_REQUEST_BYTES, TOO_LARGE, "Conteúdo grande demais", _wants_json)
 
 
 def _engine_error(error: EngineError) -> tuple[Response, int]:
     if isinstance(error, InvalidForm):
         return json_error("O formulário tem problemas; nada foi publicado.", 422, problemas=error.problems)
-    status = 404 if isinstance(error, NotFound) else 403 if isinstance(error, PermissionDenied) else \
-        409 if isinstance(error, ConflictError) else 422
-    return json_error(str(error), status)
+    return engine_error(error, 422)
 
 
 def _content_from_body() -> tuple[str | None, dict[str, Any]]:

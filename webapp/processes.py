@@ -15,13 +15,13 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import select
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from engine.errors import ConflictError, DefinitionError, EngineError, NotFound, PermissionDenied
+from engine.errors import DefinitionError, EngineError, NotFound
 from engine.models import OpenTask
 from engine.validation import Problem
 from engine.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, MigrationReport, ProcessCatalog
 from webapp.auth import role_required
+from webapp.limits import engine_error, json_error, limit_request_size
 from webapp.runtime_access import runtime
 
 bp = Blueprint("processes", __name__, url_prefix="/processos")
@@ -42,28 +42,13 @@ def _wants_json() -> bool:
         request.path.endswith(("/xml", "/salvar", "/validar", "/implantar"))
 
 
-def json_error(message: str, status: int, **extra: Any) -> tuple[Response, int]:
-    return jsonify({"erro": message, **extra}), status
-
-
 def _problem(problem: Problem) -> dict[str, Any]:
     return {"arquivo": problem.file, "elemento": problem.element_id, "linha": problem.line,
             "mensagem": problem.message}
 
 
-@bp.url_value_preprocessor
-def limit_upload_size(_endpoint: str | None, _values: dict[str, Any] | None) -> None:
-    # Per-request limit, below the app's MAX_CONTENT_LENGTH: a diagram never needs more. Set here
-    # (URL preprocessors run before any before_request hook) so that it holds before CSRFProtect
-    # reads the form.
-    request.max_content_length = MAX_UPLOAD_BYTES
-
-
-@bp.errorhandler(RequestEntityTooLarge)
-def too_large(_error: Any) -> Any:
-    if _wants_json():
-        return json_error(TOO_LARGE, 413)
-    return render_template("erro.html", titulo="Arquivo grande demais", mensagem=TOO_LARGE), 413
+# Per-request limit, below the app's MAX_CONTENT_LENGTH: a diagram never needs more.
+limit_request_size(bp, MAX_UPLOAD_BYTES, TOO_LARGE, "Arquivo grande demais", _wants_json)
 
 
 # -- catalogue ---------------------------------------------------------------------------------------
@@ -215,13 +200,7 @@ def _save(draft_id: int) -> Any:
 
 
 def _engine_error(error: EngineError) -> tuple[Response, int]:
-    if isinstance(error, NotFound):
-        return json_error(str(error), 404)
-    if isinstance(error, PermissionDenied):
-        return json_error(str(error), 403)
-    if isinstance(error, ConflictError):
-        return json_error(str(error), 409)
-    return json_error(str(error), 400)
+    return engine_error(error, 400)
 
 
 @bp.route("/rascunhos/<int:draft_id>/salvar", methods=["POST"])
