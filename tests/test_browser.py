@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from engine.runtime import Runtime
-from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, browser_app, browser_page, launch, login, served
 from tests.web_helpers import PASSWORD
-from webapp import create_app
 from webapp.users import create_user
 
 pytestmark = BROWSER_MARKS
@@ -19,35 +18,21 @@ pytestmark = BROWSER_MARKS
 
 @pytest.fixture
 def live_server(runtime: Runtime) -> Iterator[str]:
-    with runtime.Session.begin() as session:
-        create_user(session, "ana", "Ana Atendente", ["atendente"], PASSWORD)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    app = browser_app(runtime, [("ana", "Ana Atendente", ["atendente"])])
     with served(app) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def page(live_server: str) -> Iterator:  # noqa: ANN401
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="pt-BR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.base_url = live_server  # type: ignore[attr-defined]
+    with browser_page(live_server, width=1280, height=900) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def test_attendant_registers_a_complaint_and_sees_the_current_task_on_the_diagram(page, complaint) -> None:  # noqa: ANN001
     ARTIFACTS.mkdir(exist_ok=True)
     base = page.base_url
-    page.goto(f"{base}/entrar")
-    page.fill("#username", "ana")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    login(page, base, "ana")
     page.click("text=Nova reclamação")
 
     # First a mistake: wrong CPF. The error shows next to the field and nothing typed is lost.
@@ -140,10 +125,7 @@ def test_manager_sees_the_chart_and_the_waiting_counts_over_the_diagram(runtime:
         browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="pt-BR")
         page.set_default_timeout(15000)
-        page.goto(f"{live_server}/entrar")
-        page.fill("#username", "gil")
-        page.fill("#password", PASSWORD)
-        page.click("button[type=submit]")
+        login(page, live_server, "gil")
         page.goto(f"{live_server}/painel/?processo=reclamacao")
         page.wait_for_selector("#diagrama-espera[data-rendered]")
         assert page.get_attribute("#diagrama-espera", "data-rendered") == "true"

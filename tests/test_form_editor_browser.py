@@ -10,48 +10,23 @@ import pytest
 
 from engine.actors import Actor
 from engine.runtime import Runtime
-from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
-from tests.web_helpers import PASSWORD
-from webapp import create_app
-from webapp.users import create_user
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, browser_app, browser_page, login, served
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def live_server(runtime: Runtime) -> Iterator[str]:
-    with runtime.Session.begin() as session:
-        create_user(session, "paula", "Paula Processos", ["analista_processos"], PASSWORD)
-        create_user(session, "ana", "Ana Atendente", ["atendente"], PASSWORD)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    app = browser_app(runtime, [("paula", "Paula Processos", ["analista_processos"]),
+                                ("ana", "Ana Atendente", ["atendente"])])
     with served(app) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def page(live_server: str) -> Iterator:  # noqa: ANN401
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="pt-BR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.base_url = live_server  # type: ignore[attr-defined]
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors  # type: ignore[attr-defined]
+    with browser_page(live_server) as page:
         yield page
-        context.close()
-        browser.close()
-
-
-def sign_in(page, username: str) -> None:  # noqa: ANN001
-    page.goto(f"{page.base_url}/entrar")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(lambda url: "/entrar" not in url)
 
 
 def test_analyst_adds_a_field_sees_it_in_the_preview_publishes_and_the_attendant_gets_it(
@@ -61,7 +36,7 @@ def test_analyst_adds_a_field_sees_it_in_the_preview_publishes_and_the_attendant
     task = next(t for t in result.open_tasks if t.form_key == "atendimento_preliminar")
     base = page.base_url
 
-    sign_in(page, "paula")
+    login(page, page.base_url, "paula")
     page.click("nav >> text=Processos")
     page.click("a:has-text('Formulários')")
     page.click("#formulario-atendimento_preliminar >> button:has-text('Editar')")
@@ -100,7 +75,7 @@ def test_analyst_adds_a_field_sees_it_in_the_preview_publishes_and_the_attendant
 
     # The attendant's task page now has the field.
     page.click("button:has-text('Sair')")
-    sign_in(page, "ana")
+    login(page, page.base_url, "ana")
     page.goto(f"{base}/casos/{result.case_id}/tarefas/{task.task_id}")
     field = page.locator("#campo-protocolo_fornecedor")
     field.wait_for()

@@ -20,10 +20,9 @@ from engine.portal_accounts import confirm_email, register_supplier
 from engine.portal_models import OutboundEmail
 from engine.runtime import Runtime
 from tasks import registry
-from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, browser_app, launch, served
 from tests.test_engine_paths import CIP, PRELIM_NAO_RESOLVIDA
 from tests.test_public_pages import X_SLUG, known  # noqa: F401 (the known complaints, a fixture)
-from webapp import create_app
 
 pytestmark = BROWSER_MARKS
 
@@ -46,7 +45,7 @@ def live_server(runtime: Runtime) -> Iterator[str]:
         signup = register_supplier(session, cnpj=CNPJ, company_name="Loja Exemplo Ltda", name="Carla Representante",
                                    email="carla@loja.example", password=PASSWORD)
         confirm_email(session, signup.token)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    app = browser_app(runtime)
     with served(app) as base_url:
         yield base_url
 

@@ -13,10 +13,7 @@ import pytest
 from engine.actors import Actor
 from engine.models import Case
 from engine.runtime import Runtime
-from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
-from tests.web_helpers import PASSWORD
-from webapp import create_app
-from webapp.users import create_user
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, browser_app, browser_page, login, served
 
 NEW_NAME = "Emitir CIP ao fornecedor (revisada)"
 
@@ -25,29 +22,15 @@ pytestmark = BROWSER_MARKS
 
 @pytest.fixture
 def live_server(runtime: Runtime) -> Iterator[str]:
-    with runtime.Session.begin() as session:
-        create_user(session, "paula", "Paula Processos", ["analista_processos"], PASSWORD)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True})
+    app = browser_app(runtime, [("paula", "Paula Processos", ["analista_processos"])])
     with served(app) as base_url:
         yield base_url
 
 
 @pytest.fixture
 def page(live_server: str) -> Iterator:  # noqa: ANN401
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="pt-BR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.base_url = live_server  # type: ignore[attr-defined]
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors  # type: ignore[attr-defined]
+    with browser_page(live_server) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def case_version(runtime: Runtime, case_id: int) -> int:
@@ -64,10 +47,7 @@ def test_analyst_renames_a_task_deploys_and_new_cases_use_the_new_version(
     before = runtime.start_case("reclamacao", atendente, complaint)
     base = page.base_url
 
-    page.goto(f"{base}/entrar")
-    page.fill("#username", "paula")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    login(page, base, "paula")
     page.click("nav >> text=Processos")
     page.click("#processo-reclamacao >> button:has-text('Editar')")
     page.wait_for_selector("#modelador[data-ready]")
@@ -125,10 +105,7 @@ def test_analyst_renames_a_task_deploys_and_new_cases_use_the_new_version(
 
 def test_validation_problems_are_marked_on_the_diagram(page, runtime: Runtime) -> None:  # noqa: ANN001
     base = page.base_url
-    page.goto(f"{base}/entrar")
-    page.fill("#username", "paula")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    login(page, base, "paula")
     page.goto(f"{base}/processos/")
     page.click("#processo-reclamacao >> button:has-text('Editar')")
     page.wait_for_selector("#modelador[data-ready='true']")
@@ -159,10 +136,7 @@ def test_validation_problems_are_marked_on_the_diagram(page, runtime: Runtime) -
 
 
 def login_as_paula(page) -> None:  # noqa: ANN001
-    page.goto(f"{page.base_url}/entrar")
-    page.fill("#username", "paula")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    login(page, page.base_url, "paula")
 
 
 def open_modeler(page, process_id: str) -> None:  # noqa: ANN001

@@ -14,20 +14,15 @@ from sqlalchemy import func, select
 from engine.models import AuditEvent, Case
 from engine.runtime import Runtime
 from engine.versioning import ProcessCatalog
-from tests.browser_support import ARTIFACTS, BROWSER_MARKS, launch, served
-from tests.web_helpers import PASSWORD
-from webapp import create_app
-from webapp.users import create_user
+from tests.browser_support import ARTIFACTS, BROWSER_MARKS, browser_app, browser_page, login, served
 
 pytestmark = BROWSER_MARKS
 
 
 @pytest.fixture
 def live_server(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
-    with runtime.Session.begin() as session:
-        create_user(session, "paula", "Paula Processos", ["analista_processos"], PASSWORD)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "navegador", "WTF_CSRF_ENABLED": True,
-                      "SANDBOX_ROOT": str(tmp_path / "testes")})
+    app = browser_app(runtime, [("paula", "Paula Processos", ["analista_processos"])],
+                      SANDBOX_ROOT=str(tmp_path / "testes"))
     with served(app) as base_url:
         yield base_url
     app.extensions["procon_sandboxes"].close_all()
@@ -35,20 +30,8 @@ def live_server(runtime: Runtime, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def page(live_server: str) -> Iterator:  # noqa: ANN401
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch(playwright)
-        context = browser.new_context(viewport={"width": 1400, "height": 1100}, locale="pt-BR")
-        page = context.new_page()
-        page.set_default_timeout(15000)
-        page.base_url = live_server  # type: ignore[attr-defined]
-        errors: list[str] = []
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.js_errors = errors  # type: ignore[attr-defined]
+    with browser_page(live_server, height=1100) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def real_rows(runtime: Runtime) -> tuple[int, int]:
@@ -68,10 +51,7 @@ def test_sandbox_first_task_then_clock_fires_the_cip_timer(page, runtime: Runtim
     before = real_rows(runtime)
     base = page.base_url
 
-    page.goto(f"{base}/entrar")
-    page.fill("#username", "paula")
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
+    login(page, base, "paula")
     page.goto(f"{base}/processos/")
     page.click(f"tr[data-rascunho='{draft.id}'] >> text=Testar")
     wait_diagram(page)
