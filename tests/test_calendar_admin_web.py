@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import html as html_lib
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,9 +29,7 @@ from engine.calendar_models import CalendarEntry, DeadlineSetting
 from engine.models import AuditEvent, Case, Deadline, OpenTask
 from engine.runtime import CaseResult, EngineConfig, Runtime
 from engine.scheduler import DeadlineWorker
-from tests.web_helpers import PASSWORD, csrf_token, login
-from webapp import create_app
-from webapp.users import create_user
+from tests.web_helpers import client_for, csrf_token, staff_app
 
 SP = ZoneInfo("America/Sao_Paulo")
 PRELIM = {"resultado_preliminar": "nao_resolvida", "contato_descricao": "Liguei para o SAC, sem solução."}
@@ -48,17 +46,8 @@ def end_of(day: int, month: int = 3) -> dt.datetime:
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Iterator[Flask]:
-    with runtime.Session.begin() as session:
-        for username, name, roles in STAFF:
-            create_user(session, username, name, roles, PASSWORD)
-    yield create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True})
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+def app(runtime: Runtime) -> Flask:
+    return staff_app(runtime, STAFF)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +16,7 @@ from sqlalchemy import func, select
 from engine.actors import Actor
 from engine.form_models import FormDraft, FormVersion
 from engine.runtime import Runtime
-from tests.web_helpers import PASSWORD, csrf_token, login
-from webapp import create_app
-from webapp.users import create_user
+from tests.web_helpers import client_for, csrf_token, staff_app
 
 FORMS_DIR = Path(__file__).resolve().parent.parent / "forms"
 STAFF = [("paula", "Paula Processos", ["analista_processos"]), ("root", "Rita Admin", ["admin"]),
@@ -32,17 +29,8 @@ FORM_RE = re.compile(r'<form method="post" enctype="multipart/form-data" class="
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Iterator[Flask]:
-    with runtime.Session.begin() as session:
-        for username, name, roles in STAFF:
-            create_user(session, username, name, roles, PASSWORD)
-    yield create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True})
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+def app(runtime: Runtime) -> Flask:
+    return staff_app(runtime, STAFF)
 
 
 @pytest.fixture

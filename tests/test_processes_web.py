@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,9 +18,7 @@ from engine.models import AuditEvent, Case, ProcessDefinition
 from engine.runtime import Runtime
 from engine.versioning_models import DeploymentEvent, ProcessDraft
 from tests.test_versioning import CIP_BY_ANALYSTS, PRELIM_NAO_RESOLVIDA, step
-from tests.web_helpers import PASSWORD, csrf_token, login
-from webapp import create_app
-from webapp.users import create_user
+from tests.web_helpers import client_for, csrf_token, staff_app
 
 SOURCE = (Path(__file__).resolve().parent.parent / "workflows" / "reclamacao.bpmn").read_text(encoding="utf-8")
 RENAMED = SOURCE.replace('name="Emitir CIP ao fornecedor"', 'name="Emitir CIP ao fornecedor (revisada)"')
@@ -30,17 +27,8 @@ STAFF = [("paula", "Paula Processos", ["analista_processos"]), ("root", "Rita Ad
 
 
 @pytest.fixture
-def app(runtime: Runtime) -> Iterator[Flask]:
-    with runtime.Session.begin() as session:
-        for username, name, roles in STAFF:
-            create_user(session, username, name, roles, PASSWORD)
-    yield create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True})
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
+def app(runtime: Runtime) -> Flask:
+    return staff_app(runtime, STAFF)
 
 
 @pytest.fixture

@@ -17,9 +17,7 @@ from engine.models import AuditEvent, Case, Deadline, OpenTask
 from engine.runtime import Runtime
 from engine.sandbox import SAMPLE_CPF
 from engine.versioning import ProcessCatalog
-from tests.web_helpers import PASSWORD, csrf_token, login
-from webapp import create_app
-from webapp.users import create_user
+from tests.web_helpers import client_for, csrf_token, staff_app
 
 STAFF = [("paula", "Paula Processos", ["analista_processos"]), ("root", "Rita Admin", ["admin"]),
          ("ana", "Ana Atendente", ["atendente"])]
@@ -30,21 +28,11 @@ TASK_RE = re.compile(r"\?tarefa=([0-9a-f-]{36})$")
 
 @pytest.fixture
 def app(runtime: Runtime, tmp_path: Path) -> Iterator[Flask]:
-    with runtime.Session.begin() as session:
-        for username, name, roles in STAFF:
-            create_user(session, username, name, roles, PASSWORD)
-    app = create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True,
-                      "SANDBOX_ROOT": str(tmp_path / "testes")})
+    app = staff_app(runtime, STAFF, SANDBOX_ROOT=str(tmp_path / "testes"))
     yield app
     manager = app.extensions.get("procon_sandboxes")
     if manager is not None:
         manager.close_all()
-
-
-def client_for(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    assert login(client, username).status_code == 302
-    return client
 
 
 @pytest.fixture

@@ -1,11 +1,18 @@
-"""Helpers for driving the Flask app like a browser: log in, read CSRF tokens, post forms."""
+"""Helpers for driving the Flask app like a browser: the app with its staff, log in, read CSRF tokens,
+post forms."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
+
+from engine.runtime import Runtime
+from webapp import create_app
+from webapp.users import create_user
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 PASSWORD = "senha-segura-123"
@@ -21,6 +28,24 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
     page = client.get("/entrar")
     return client.post("/entrar", data={"username": username, "password": password,
                                         "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+def staff_app(runtime: Runtime, staff: Iterable[tuple[str, str, list[str]]], **config: Any) -> Flask:
+    """The app as the web tests run it (testing, CSRF on), after creating ``staff`` — (username, name,
+    roles), all with :data:`PASSWORD`; ``config`` adds to or overrides the app's settings."""
+    with runtime.Session.begin() as session:
+        for username, name, roles in staff:
+            create_user(session, username, name, roles, PASSWORD)
+    return create_app({"RUNTIME": runtime, "SECRET_KEY": "teste", "TESTING": True, "WTF_CSRF_ENABLED": True,
+                       **config})
+
+
+def client_for(app: Flask, username: str) -> FlaskClient:
+    """A test client already signed in as ``username``."""
+    client = app.test_client()
+    response = login(client, username)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return client
 
 
 def post_form(client: FlaskClient, url: str, data: dict[str, Any], **kwargs: Any) -> Any:
