@@ -110,6 +110,8 @@ class CaseTotal(Base):
 # a custom period). Declared here so the dashboard's needs stay in one place.
 Index("ix_deadlines_running", Deadline.due_at, postgresql_where=Deadline.outcome.is_(None),
       sqlite_where=Deadline.outcome.is_(None))
+Index("ix_deadlines_running_unit", Deadline.unit, Deadline.due_at, postgresql_where=Deadline.outcome.is_(None),
+      sqlite_where=Deadline.outcome.is_(None))
 Index("ix_deadlines_due", Deadline.due_at)
 Index("ix_open_tasks_queue", OpenTask.role, OpenTask.due_at, OpenTask.created_at, OpenTask.id,
       postgresql_where=OpenTask.assignee.is_(None), sqlite_where=OpenTask.assignee.is_(None))
@@ -378,6 +380,16 @@ def holder_changed(conn: Connection, case_id: int, task_id: str, old: str | None
 
 
 # --------------------------------------------------------------------------- rebuild
+
+
+def backfill(conn: Connection) -> bool:
+    """Fill the aggregate tables of a database whose cases predate them (run by ``init_db``)."""
+    if conn.scalar(select(CASES.c.id).limit(1)) is None:
+        return False
+    if conn.scalar(select(CASE_TOTALS.c.n).limit(1)) is not None:
+        return False
+    rebuild(conn)
+    return True
 
 
 def rebuild(conn: Connection, write: bool = True) -> Totals:

@@ -6,6 +6,7 @@ Pages and the API list work through these functions; none of them deserializes a
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -26,7 +27,8 @@ def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
     return query.order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id)
 
 
-def my_tasks(session: Session, username: str, limit: int = 500) -> list[OpenTask]:
+def my_tasks(session: Session, username: str, limit: int = 200) -> list[OpenTask]:
+    """The person's tasks, the most urgent first, at most ``limit`` (like the role queue)."""
     query = select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.assignee == username)
     return list(session.scalars(_by_due_date(query).limit(limit)))
 
@@ -44,23 +46,27 @@ def group_queue(session: Session, roles: Iterable[str], unit: str | None = None,
     roles = set(roles)
     if ROLE_ADMIN in roles:
         roles = set(session.scalars(select(OpenTask.role).where(OpenTask.assignee.is_(None)).distinct()))
-    found: list[OpenTask] = []
     # SQLite's planner would pick the assignee index (half the table) and sort; written as an
     # expression, "unassigned" leaves it the (role, due_at) index, walked in order.
     unassigned = (OpenTask.assignee.is_(None) if session.get_bind().dialect.name == "postgresql"
                   else func.coalesce(OpenTask.assignee, "") == "")
-    for role in sorted(roles):
-        base = select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.role == role, unassigned)
+    keys: list[Any] = []
+    for role in sorted(roles):  # first the keys only (no ORM objects), then the chosen tasks
+        base = select(OpenTask.id, OpenTask.due_at, OpenTask.created_at).where(OpenTask.role == role, unassigned)
         if unit is not None:
             base = base.where(OpenTask.case_id.in_(select(Case.id).where(Case.unit == unit)))
-        dated = list(session.scalars(base.where(OpenTask.due_at.is_not(None))
-                                     .order_by(OpenTask.due_at, OpenTask.created_at, OpenTask.id).limit(limit)))
-        found += dated
+        dated = session.execute(base.where(OpenTask.due_at.is_not(None))
+                                .order_by(OpenTask.due_at, OpenTask.created_at, OpenTask.id).limit(limit)).all()
+        keys += dated
         if len(dated) < limit:
-            found += session.scalars(base.where(OpenTask.due_at.is_(None))
-                                     .order_by(OpenTask.created_at, OpenTask.id).limit(limit - len(dated)))
-    found.sort(key=lambda t: (t.due_at is None, t.due_at or t.created_at, t.created_at, t.id))
-    return found[:limit]
+            keys += session.execute(base.where(OpenTask.due_at.is_(None))
+                                    .order_by(OpenTask.created_at, OpenTask.id).limit(limit - len(dated))).all()
+    keys.sort(key=lambda k: (k.due_at is None, k.due_at or k.created_at, k.created_at, k.id))
+    ids = [k.id for k in keys[:limit]]
+    if not ids:
+        return []
+    tasks = {t.id: t for t in session.scalars(select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.id.in_(ids)))}
+    return [tasks[i] for i in ids if i in tasks]
 
 
 def open_task(session: Session, task_id: str) -> OpenTask | None:

@@ -246,6 +246,7 @@ class Runtime:
         create_schema(self.db)
         with self.db.begin() as conn:
             backfill_case_parties(conn)
+            dashboard_totals.backfill(conn)  # a database from before the Painel's aggregate tables
         with self.Session.begin() as session:
             ensure_default_unit(session, code=self.config.unit)
             return self.definitions.deploy_directory(session, actor)

@@ -179,3 +179,16 @@ def test_split_period_keys() -> None:
     week = dashboard.split_period(local(3, 10, 0), local(3, 12, 0), "semana")
     assert week.empty and week.edges == ((local(3, 10, 0), local(3, 12, 0)),)
     assert dashboard_models.duration_bucket(59) == 0 and dashboard_models.duration_bucket(60) == 1
+
+
+def test_init_db_backfills_a_database_from_before_the_aggregates(runtime: Runtime,
+                                                                 dataset: dict[str, CaseResult]) -> None:  # noqa: F811
+    expected = stored(runtime)
+    with runtime.db.begin() as conn:
+        for table in (dashboard_models.DEADLINE_TOTALS, dashboard_models.PERSON_TOTALS,
+                      dashboard_models.STEP_TOTALS, dashboard_models.CASE_TOTALS):
+            conn.execute(table.delete())
+    runtime.init_db()
+    assert stored(runtime) == expected
+    with runtime.db.begin() as conn:
+        assert dashboard_models.backfill(conn) is False  # already filled: left alone
