@@ -1,19 +1,22 @@
 """``procon bench dashboard``: the managers' dashboard ("Painel"), the inbox and the case page at
 the scale of a whole state.
 
-1. Generates a history of N cases with bulk Core inserts in chunks (``executemany``, a progress bar
-   on stderr): ~10 units, the 6 procedures, spread over 2 years. Each case gets 2–4 deadlines
-   (legal / internal; met on time, met late, missed or still running), its audit trail (``iniciado``
-   plus one ``tarefa_concluida`` per closed step) and, for ~20% of cases (the open ones), open tasks
-   held by one of ~200 people or waiting in a role's queue.
+1. Generates a history of N cases in chunks of 5,000 (``COPY`` on PostgreSQL, Core ``executemany`` on
+   SQLite; a progress bar on stderr — click's bar on a terminal, a line every 5% otherwise): 10 units
+   with 20 people each, the 6 procedures, spread over 2 years. Each case gets 2–4 deadlines (legal /
+   internal; met on time, met late, missed or still running), its audit trail (``iniciado`` plus one
+   ``tarefa_concluida`` per closed step) and, for ~20% of cases (the open ones), an open task held by
+   one of the unit's people or waiting in a role's queue. The Painel's aggregate tables are filled in
+   the same transaction through :class:`engine.dashboard_models.Totals`, the class ``Runtime._commit``
+   uses (with ``--cases 0`` nothing is added: the existing database is measured again).
 
    ``cases.state`` is a placeholder (``"{}"``): the dashboard, the inbox and the case page read only
-   the projections (``cases`` columns, ``deadlines``, ``open_tasks``, ``audit_events``) and never
-   deserialize a workflow, so a real serialized workflow would only make the table bigger.
+   the projections and the aggregates and never deserialize a workflow.
 2. Measures, after a warm-up and with several repetitions (median), every query the Painel page runs
    (engine.dashboard: compliance by each grouping, trend, now lists, flow times with backlog, the
-   heat map) for one unit and for all units. A view is one page load: compliance (one grouping) +
-   trend + now lists + flow times + heat map; ``dashboard_ms`` is the slowest view.
+   heat map) for one unit, for all units, and for all units over a custom 100-day period. A view is
+   one page load: compliance (one grouping) + trend + now lists + flow times + heat map;
+   ``dashboard_ms`` is the slowest view.
 3. The inbox (``my_tasks`` + ``group_queue``) for random people and the case page (case row +
    timeline + deadlines + open tasks) for random cases, each sample in a fresh session: p50 / p95.
 
