@@ -2,5 +2,5 @@
 
 Pure Python, no Flask import anywhere below this package, so it can be used from the CLI, the
 worker or a plain script. The public entry points are in :mod:`engine.runtime` (the only way to
-change a case) and :mod:`engine.queries` (read-only projections for the UI).
+change a case) and :mod:`engine.runtime.queries` (read-only projections for the UI).
 """

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from engine.forms import ValidationResult
-    from engine.validation import Problem
+from typing import Any
 
 
 class EngineError(Exception):
@@ -30,9 +26,10 @@ class TaskNotOpen(ConflictError):
 
 
 class InvalidSubmission(EngineError):
-    """A form submission with errors; ``result`` has the errors and what the person typed."""
+    """A form submission with errors; ``result`` (an :class:`engine.forms.schema.ValidationResult`) has
+    the errors and what the person typed."""
 
-    def __init__(self, result: ValidationResult) -> None:
+    def __init__(self, result: Any) -> None:
         super().__init__("Há campos com erro no formulário. Corrija-os e envie novamente.")
         self.result = result
 
@@ -42,8 +39,9 @@ class ProcedureError(EngineError):
 
 
 class DefinitionError(EngineError):
-    """A diagram that cannot be deployed; ``problems`` lists every problem found."""
+    """A diagram that cannot be deployed; ``problems`` lists every problem found (each an
+    :class:`engine.modeling.validation.Problem`)."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Any]) -> None:
         self.problems = problems
         super().__init__("\n".join(str(p) for p in problems))

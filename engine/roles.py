@@ -42,7 +42,7 @@ def may_perform(roles: frozenset[str], role: str | None) -> bool:
     """Whether someone with ``roles`` may take or complete a task of ``role``.
 
     For a party role this only says the person may act *as that kind of party*; whether they are
-    *this case's* party is checked against the case's parties (:mod:`engine.parties`).
+    *this case's* party is checked against the case's parties (:mod:`engine.parties.case_parties`).
     """
     if role is None or "admin" in roles or role in roles:
         return True

@@ -16,7 +16,6 @@ import re
 from typing import Any
 from urllib.parse import quote
 
-from engine import clock
 from tasks.context import TaskContext
 from tasks.errors import PermanentError
 from tasks.http import request_json
@@ -98,5 +97,5 @@ def consultar_cnpj(payload: dict[str, Any], context: TaskContext) -> dict[str, A
     if response.status == 404:
         raise PermanentError(f"CNPJ {format_cnpj(cnpj)} não encontrado na base consultada.")
     result = parse_cnpj_response(response.json_object(SERVICE))
-    result["cnpj_consultado_em"] = clock.now().isoformat(timespec="seconds")
+    result["cnpj_consultado_em"] = context.now.isoformat(timespec="seconds")
     return result

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import clock
 from tasks.context import TaskContext
 from tasks.errors import PermanentError
 from tasks.http import request_json
@@ -85,5 +84,5 @@ def inscrever_divida_ativa(payload: dict[str, Any], context: TaskContext) -> dic
         )
     return {
         "divida_ativa_numero": str(number),
-        "divida_ativa_inscrita_em": clock.now().isoformat(timespec="seconds"),
+        "divida_ativa_inscrita_em": context.now.isoformat(timespec="seconds"),
     }

@@ -47,12 +47,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from markupsafe import Markup, escape
 from num2words import num2words
 
-from engine.calendar import format_date
-from engine.forms import format_brl
 from tasks.context import TaskContext
 from tasks.errors import PermanentError, TaskError
 from tasks.registry import register
-from tasks.values import format_cnpj, parse_amount, parse_date
+from tasks.values import format_cnpj, format_date, format_money, parse_amount, parse_date
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +333,7 @@ def _fine(data: dict[str, Any]) -> dict[str, str] | None:
     if not _text(data, "multa_valor"):
         return None
     amount = parse_amount(data["multa_valor"], "valor da multa (multa_valor)")
-    return {"valor": format_brl(amount), "extenso": money_in_words(amount)}
+    return {"valor": format_money(amount), "extenso": money_in_words(amount)}
 
 
 def build_model(kind: str, data: dict[str, Any], context: TaskContext, code: str) -> dict[str, Any]:

@@ -29,7 +29,6 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, make_msgid, parseaddr
 from typing import Any
 
-from engine import clock
 from tasks.context import TaskContext, TaskSettings
 from tasks.errors import PermanentError, RetryableError, TaskError
 from tasks.registry import register
@@ -146,7 +145,7 @@ def build_message(payload: dict[str, Any], context: TaskContext,
     message["From"] = settings.mail_from
     message["To"] = ", ".join(recipients)
     message["Subject"] = " ".join(str(payload["email_assunto"]).split())
-    message["Date"] = format_datetime(clock.now())
+    message["Date"] = format_datetime(context.now)
     message["Message-ID"] = message_id
     message["Auto-Submitted"] = "auto-generated"
     if context.protocol:
@@ -228,7 +227,7 @@ def enviar_email(payload: dict[str, Any], context: TaskContext) -> dict[str, Any
     refused = send_message(message, sender, recipients, context.settings)
     log.info("e-mail %s do caso %s entregue ao servidor", message["Message-ID"], context.case_id)
     result: dict[str, Any] = {
-        "email_enviado_em": clock.now().isoformat(timespec="seconds"),
+        "email_enviado_em": context.now.isoformat(timespec="seconds"),
         "email_message_id": str(message["Message-ID"]),
     }
     if refused:

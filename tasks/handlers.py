@@ -1,5 +1,5 @@
-"""Importing this module registers every built-in service-task handler (the engine imports it once,
-through :func:`tasks.registry.load_handlers`).
+"""Importing this module registers every built-in service-task handler (imported once, through
+:func:`tasks.registry.load_handlers`, when a registry is built).
 
 ============================ ============================================= =========================
 topic (``camunda:topic``)    what it does                                  module

@@ -1,17 +1,18 @@
 """Reading and writing the values handlers take from case data: CNPJ, money, dates.
 
-Case data holds what the forms produce (``engine.forms``): CNPJ formatted (``12.ABC.345/01DE-35``),
+Case data holds what the forms produce (``engine.forms.schema``): CNPJ formatted (``12.ABC.345/01DE-35``),
 money as a decimal string (``"1234.56"``), dates as ISO strings. Deadlines computed by the engine
 arrive as ISO datetimes that end the local day (``2026-03-12T23:59:59-03:00``): their date is read
 as written, in its own offset. People may also have typed ``dd/mm/aaaa`` or ``1.234,56``.
-Every problem becomes a :class:`PermanentError` that names the field in pt-BR.
+Every problem becomes a :class:`PermanentError` that names the field in pt-BR. Documents write
+dates as ``21/04/2026`` and money as ``R$ 1.234,50``, as every page of the system does.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from validate_docbr import CNPJ
@@ -77,3 +78,15 @@ def parse_date(value: Any, label: str) -> dt.date:
         return dt.datetime.fromisoformat(text).date()
     except ValueError:
         raise PermanentError(f"O campo {label} não contém uma data válida: {text}.") from None
+
+
+def format_date(day: dt.date) -> str:
+    """``21/04/2026``: how a document writes a date."""
+    return day.strftime("%d/%m/%Y")
+
+
+def format_money(value: Decimal) -> str:
+    """``Decimal("1234.5")`` -> ``"R$ 1.234,50"``: how a document writes an amount."""
+    quantized = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    text = f"{abs(quantized):,.2f}".replace(",", "X").replace(".", ",").replace("X", ".")
+    return f"{'-' if quantized < 0 else ''}R$ {text}"

@@ -12,8 +12,9 @@ import pytest
 
 from engine import clock
 from engine.actors import Actor
-from engine.models import Base
 from engine.runtime import EngineConfig, Runtime
+from engine.store.models import Base
+from tasks.registry import default_registry
 
 # 2 March 2026, a Monday, 10:00 in São Paulo.
 START = dt.datetime(2026, 3, 2, 13, 0, tzinfo=dt.UTC)
@@ -30,7 +31,7 @@ def database_url(tmp_path: Path) -> str:
     url = os.environ.get("DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path / 'procon-test.sqlite3'}"
-    from engine.db import make_engine
+    from engine.store.db import make_engine
 
     engine = make_engine(url)
     Base.metadata.drop_all(engine)
@@ -48,7 +49,7 @@ def frozen_clock() -> Iterator[clock.FrozenClock]:
 
 @pytest.fixture
 def runtime(database_url: str, frozen_clock: clock.FrozenClock) -> Iterator[Runtime]:
-    rt = Runtime(EngineConfig(database_url=database_url))
+    rt = Runtime(EngineConfig(services=default_registry(), database_url=database_url))
     rt.init_db()
     yield rt
     rt.db.dispose()

@@ -16,6 +16,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
 from engine.runtime import EngineConfig, Runtime
+from tasks.registry import default_registry
 
 csrf = CSRFProtect()
 
@@ -47,34 +48,23 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
 
-    runtime = app.config.get("RUNTIME") or Runtime(EngineConfig(database_url=app.config["DATABASE_URL"]))
+    runtime = app.config.get("RUNTIME") or Runtime(
+        EngineConfig(services=default_registry(), database_url=app.config["DATABASE_URL"]))
     app.extensions["procon_runtime"] = runtime
     if app.config["INIT_DB"]:
         runtime.init_db()
 
     csrf.init_app(app)
 
-    from webapp import (
-        api,
-        auth,
-        calendar_admin,
-        cases,
-        dashboard,
-        documents,
-        errors,
-        filters,
-        form_editor,
-        inbox,
-        incidents,
-        portal_auth,
-        portal_cases,
-        portal_consumer,
-        portal_oidc,
-        portal_supplier,
-        processes,
-        public,
-        sandbox,
-    )
+    from webapp import api, auth, errors, filters
+    from webapp.modeling import form_editor, processes, sandbox
+    from webapp.portal import auth as portal_auth
+    from webapp.portal import cases as portal_cases
+    from webapp.portal import consumer as portal_consumer
+    from webapp.portal import oidc as portal_oidc
+    from webapp.portal import supplier as portal_supplier
+    from webapp.public import pages as public
+    from webapp.staff import calendar_admin, cases, dashboard, documents, inbox, incidents
 
     filters.register(app)
     errors.register(app)

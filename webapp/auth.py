@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
-from engine.models import User
+from engine.store.models import User
 from webapp.runtime_access import close_db_session, db_session
 from webapp.users import actor_for, authenticate
 

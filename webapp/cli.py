@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from engine.forms import FormError
+from engine.forms.schema import FormError
+from tasks.registry import default_registry
 
 
 def _runtime(database_url: str | None = None):  # noqa: ANN202
     from engine.runtime import EngineConfig, Runtime
 
-    return Runtime(EngineConfig(database_url=database_url))
+    return Runtime(EngineConfig(services=default_registry(), database_url=database_url))
 
 
 @click.group(help="Procon Flow: procedimentos do Procon em BPMN.")
@@ -41,9 +42,9 @@ def init_db(database_url: str | None) -> None:
 @main.command(help="Valida diagramas BPMN (padrão: todos em workflows/). Sai com código 1 se houver problema.")
 @click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 def validate(files: tuple[Path, ...]) -> None:
-    from engine.forms import FormRegistry
+    from engine.forms.schema import FormRegistry
+    from engine.modeling.validation import validate_path
     from engine.runtime import EngineConfig
-    from engine.validation import validate_path
 
     config = EngineConfig()
     forms = FormRegistry(config.forms_dir)
@@ -54,7 +55,7 @@ def validate(files: tuple[Path, ...]) -> None:
     failed = False
     for path in paths:
         try:
-            problems = validate_path(path, forms)
+            problems = validate_path(path, forms, services=default_registry())
         except FormError as error:
             problems = [f"{path}: formulário com problema: {error}"]
         if problems:
@@ -88,7 +89,7 @@ def create_user_command(username: str, full_name: str, roles: tuple[str, ...], p
 
 
 def _serve(runtime, host: str, port: int, with_worker: bool) -> None:  # noqa: ANN001
-    from engine.scheduler import DeadlineWorker, build_scheduler
+    from engine.worker.scheduler import DeadlineWorker, build_scheduler
     from webapp import create_app
 
     app = create_app({"RUNTIME": runtime})
@@ -105,7 +106,7 @@ def _serve(runtime, host: str, port: int, with_worker: bool) -> None:  # noqa: A
 @click.option("--database-url", envvar="DATABASE_URL", default=None)
 @click.option("--no-serve", is_flag=True, help="Só prepara os dados, sem subir o servidor.")
 def demo(host: str, port: int, database_url: str | None, no_serve: bool) -> None:
-    from webapp.demo import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_portal_accounts, ensure_users
+    from webapp.demo.cases import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_portal_accounts, ensure_users
 
     runtime = _runtime(database_url)
     runtime.init_db()
@@ -141,7 +142,7 @@ def serve(host: str, port: int, database_url: str | None, with_worker: bool) -> 
 @click.option("--once", is_flag=True, help="Faz uma rodada (inclusive o atraso acumulado) e sai, imprimindo JSON.")
 @click.option("--warn-days", default=2, show_default=True, type=int, help="Avisar N dias úteis antes do vencimento.")
 def worker(database_url: str | None, once: bool, warn_days: int) -> None:
-    from engine.scheduler import DeadlineWorker, WorkerConfig, build_scheduler
+    from engine.worker.scheduler import DeadlineWorker, WorkerConfig, build_scheduler
 
     runtime = _runtime(database_url)
     runtime.init_db()
@@ -170,7 +171,7 @@ def bench() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Imprime só o objeto JSON.")
 @click.option("--database-url", envvar="DATABASE_URL", default=None)
 def bench_engine(cases: int, as_json: bool, database_url: str | None) -> None:
-    from webapp.bench import run_engine_bench
+    from webapp.bench.engine import run_engine_bench
 
     result = run_engine_bench(cases, database_url, progress=not as_json)
     click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))
@@ -187,7 +188,7 @@ def bench_engine(cases: int, as_json: bool, database_url: str | None) -> None:
 @click.option("--database-url", envvar="DATABASE_URL", default=None, help="Use um banco só para a medição.")
 def bench_deadlines(pending: int, burst: int, outage: int, workers: int | None, as_json: bool,
                     database_url: str | None) -> None:
-    from webapp.bench_deadlines import run_deadline_bench
+    from webapp.bench.deadlines import run_deadline_bench
 
     if database_url and "sqlite" in database_url and (workers or 1) > 1:
         raise click.UsageError("No SQLite só um trabalhador dispara prazos por vez.")
@@ -203,7 +204,7 @@ def bench_deadlines(pending: int, burst: int, outage: int, workers: int | None, 
 @click.option("--json", "as_json", is_flag=True, help="Imprime só o objeto JSON.")
 @click.option("--database-url", envvar="DATABASE_URL", default=None, help="Use um banco só para a medição.")
 def bench_dashboard(cases: int, repeat: int, samples: int, as_json: bool, database_url: str | None) -> None:
-    from webapp.bench_dashboard import run_dashboard_bench
+    from webapp.bench.dashboard import run_dashboard_bench
 
     result = run_dashboard_bench(cases, database_url, progress=not as_json, repeat=repeat, samples=samples)
     click.echo(json.dumps(result, indent=None if as_json else 2, ensure_ascii=False))

@@ -9,8 +9,8 @@ from typing import Any
 from flask import Flask
 
 from engine import clock
-from engine.forms import format_brl
-from engine.protocol import AGENCY_TZ
+from engine.forms.schema import format_brl
+from engine.store.protocol import AGENCY_TZ
 
 
 def local(value: dt.datetime | None) -> dt.datetime | None:

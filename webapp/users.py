@@ -7,8 +7,8 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from engine.actors import Actor
-from engine.models import User
 from engine.roles import STAFF_ROLES
+from engine.store.models import User
 
 
 def create_user(session: Session, username: str, full_name: str, roles: list[str], password: str,

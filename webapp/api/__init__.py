@@ -5,7 +5,7 @@
   person comes from ``POST /tokens`` with HTTP Basic (login and password). No cookies, so the API is
   exempt from CSRF.
 - **Who sees what**: staff as in the staff pages (every case; tasks by role), a party only its own cases
-  and the tasks of its role in them (:mod:`engine.parties`); anything else is a 404.
+  and the tasks of its role in them (:mod:`engine.parties.case_parties`); anything else is a 404.
 - **Shape**: lists are paginated (``page``, ``per_page`` ≤ 100, ``total``, ``links``), dates are ISO 8601
   with offset, errors are ``application/problem+json`` (:mod:`webapp.api.problems`) in Portuguese.
 - **Files**: form fields of type ``file`` are sent in the JSON body as ``{nome, tipo, conteudo_base64}``

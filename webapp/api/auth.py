@@ -1,9 +1,9 @@
 """Bearer-token authentication and scopes of the JSON API.
 
-A request carries ``Authorization: Bearer pf_...``; :func:`engine.portal_accounts.resolve_token` finds
+A request carries ``Authorization: Bearer pf_...``; :func:`engine.parties.accounts.resolve_token` finds
 the live token (not revoked, not expired) and records its use. The token's owner becomes the request's
-actor: a staff :class:`engine.models.User` acts with their roles (:func:`webapp.users.actor_for`), a portal
-account as its party (:func:`engine.portal_accounts.actor_for_account`). Missing, unknown, revoked and
+actor: a staff :class:`engine.store.models.User` acts with their roles (:func:`webapp.users.actor_for`), a portal
+account as its party (:func:`engine.parties.accounts.actor_for_account`). Missing, unknown, revoked and
 expired tokens get ``401`` with ``WWW-Authenticate: Bearer``; a call outside the token's scopes gets ``403``.
 
 ``POST /tokens`` also accepts HTTP Basic (e-mail or CPF and password of a portal account, or a staff
@@ -22,9 +22,9 @@ from typing import Any
 from flask import g, request
 
 from engine.actors import Actor
-from engine.models import User
-from engine.portal_accounts import actor_for_account, authenticate_account, resolve_token
-from engine.portal_models import ApiToken, PortalAccount
+from engine.parties.accounts import actor_for_account, authenticate_account, resolve_token
+from engine.parties.models import ApiToken, PortalAccount
+from engine.store.models import User
 from webapp.api.problems import ApiProblem
 from webapp.runtime_access import runtime
 from webapp.users import actor_for, authenticate

@@ -9,10 +9,10 @@ from flask import url_for
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from engine import queries
-from engine.models import AuditEvent, Case, Deadline, Document, OpenTask
-from engine.protocol import AGENCY_TZ
 from engine.roles import ROLES
+from engine.runtime import queries
+from engine.store.models import AuditEvent, Case, Deadline, Document, OpenTask
+from engine.store.protocol import AGENCY_TZ
 from webapp.api.auth import BEARER, Caller, current_caller, token_required
 from webapp.api.common import case_or_404, page_body, paginate_query, task_out, visible_cases
 from webapp.api.schemas import (
@@ -23,8 +23,8 @@ from webapp.api.schemas import (
     PageArgs,
     TimelinePageSchema,
 )
-from webapp.presenters import describe
 from webapp.runtime_access import db_session, runtime
+from webapp.staff.presenters import describe
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases", description="Casos: dados, próximos passos, prazos")
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from engine import clock
-from engine.forms import FormDefinition, UploadedFile
-from engine.models import Case, OpenTask
-from engine.parties import is_party_of, visible_case_ids
+from engine.forms.schema import FormDefinition, UploadedFile
+from engine.parties.case_parties import is_party_of, visible_case_ids
+from engine.store.models import Case, OpenTask
 from webapp.api.auth import Caller
 from webapp.api.problems import ApiProblem
 from webapp.runtime_access import db_session, runtime

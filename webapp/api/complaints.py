@@ -8,7 +8,7 @@ from typing import Any
 from flask import url_for
 from flask_smorest import Blueprint
 
-from engine.models import Case
+from engine.store.models import Case
 from webapp.api.auth import BEARER, current_caller, token_required
 from webapp.api.cases import case_out
 from webapp.api.common import form_submission, json_object

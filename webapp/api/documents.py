@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
-from engine.models import Document
+from engine.store.models import Document
 from webapp.api.auth import BEARER, current_caller, token_required
 from webapp.api.common import case_or_404
 from webapp.api.problems import ApiProblem

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from engine.portal_models import ApiToken
+from engine.parties.models import ApiToken
 from webapp.api.auth import BEARER, current_caller, token_required
 from webapp.api.schemas import MeSchema
 from webapp.runtime_access import db_session

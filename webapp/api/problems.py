@@ -29,7 +29,7 @@ from engine.errors import (
     PermissionDenied,
     ProcedureError,
 )
-from engine.portal_accounts import AccountError
+from engine.parties.accounts import AccountError
 
 PROBLEM_JSON = "application/problem+json"
 API_PREFIX = "/api/"

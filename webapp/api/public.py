@@ -11,10 +11,10 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from engine import clock
-from engine.forms import canonical_cnpj
-from engine.models import Case, Document
-from engine.parties import CASE_PARTIES
-from engine.protocol import AGENCY_TZ
+from engine.forms.schema import canonical_cnpj
+from engine.parties.case_parties import CASE_PARTIES
+from engine.store.models import Case, Document
+from engine.store.protocol import AGENCY_TZ
 from webapp.api.problems import ApiProblem
 from webapp.api.schemas import PublicDocumentSchema, SupplierComplaintsSchema, YearArgs
 from webapp.runtime_access import db_session

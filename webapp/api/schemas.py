@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from engine.protocol import AGENCY_TZ
+from engine.store.protocol import AGENCY_TZ
 
 MAX_PER_PAGE = 100
 

@@ -9,9 +9,9 @@ from typing import Any
 from flask_smorest import Blueprint
 from sqlalchemy import or_, select
 
-from engine import queries
-from engine.models import OpenTask
-from engine.parties import visible_case_ids
+from engine.parties.case_parties import visible_case_ids
+from engine.runtime import queries
+from engine.store.models import OpenTask
 from webapp.api.auth import BEARER, Caller, current_caller, token_required
 from webapp.api.common import (
     form_submission,
@@ -31,8 +31,8 @@ from webapp.api.schemas import (
     TaskSummarySchema,
     ValuesSchema,
 )
-from webapp.inbox import prefilled, queue_roles
 from webapp.runtime_access import db_session, runtime
+from webapp.staff.inbox import prefilled, queue_roles
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1/tasks",
                description="Tarefas: a sua lista e a fila dos seus papéis")

@@ -9,8 +9,8 @@ from flask import request
 from flask_smorest import Blueprint
 from sqlalchemy import select
 
-from engine.portal_accounts import SCOPES, issue_token, revoke_token
-from engine.portal_models import ApiToken
+from engine.parties.accounts import SCOPES, issue_token, revoke_token
+from engine.parties.models import ApiToken
 from webapp.api.auth import BEARER, basic_caller, current_caller, token_required
 from webapp.api.common import json_object, page_body, paginate_query
 from webapp.api.problems import ApiProblem

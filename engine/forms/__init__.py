@@ -1,0 +1,3 @@
+"""Forms: the JSON form schema, server-side validation of submissions, and the catalogue of versions
+published from the form editor.
+"""

@@ -1,0 +1,3 @@
+"""The worker: acquisition of due work (timers, warnings, escalations, external service jobs, the account
+e-mail outbox) apart from the handling of each kind.
+"""

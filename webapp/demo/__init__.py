@@ -1,0 +1,1 @@
+"""`procon demo`: demo users, portal accounts and example cases in every procedure."""
