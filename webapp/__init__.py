@@ -64,6 +64,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.portal import oidc as portal_oidc
     from webapp.portal import supplier as portal_supplier
     from webapp.public import pages as public
+    from webapp.public import verification
     from webapp.staff import calendar_admin, cases, dashboard, documents, inbox, incidents
 
     filters.register(app)
@@ -84,6 +85,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal_cases.bp)
     app.register_blueprint(portal_consumer.bp)
     app.register_blueprint(public.bp)
+    app.register_blueprint(verification.bp)
     app.register_blueprint(form_editor.bp)
     api.init_app(app, csrf)  # JSON API at /api/v1 (token auth: exempt from CSRF)
     return app

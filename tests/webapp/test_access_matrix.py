@@ -134,9 +134,9 @@ def portal_calls(i: Ids) -> list[Call]:
         Call("public.cadastro_page", "GET", "/publico/cadastro?ano=2026", public),
         # Staff pages: only staff, whatever portal session a browser holds.
         Call("documents.download", "GET", f"/documentos/{i.document_a}.pdf", only({"ana": 200}, LOGIN)),
-        Call("documents.verify", "GET", "/documentos/verificar", public),
-        Call("documents.verify", "GET", "/documentos/verificar/ABCD-1234-EFGH", public),
-        Call("documents.verified_pdf", "GET", "/documentos/verificar/ABCD-1234-EFGH/documento.pdf", public),
+        Call("verification.verify", "GET", "/documentos/verificar", public),
+        Call("verification.verify", "GET", "/documentos/verificar/ABCD-1234-EFGH", public),
+        Call("verification.verified_pdf", "GET", "/documentos/verificar/ABCD-1234-EFGH/documento.pdf", public),
     ]
 
 

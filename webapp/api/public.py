@@ -37,7 +37,7 @@ def verify_document(code: str) -> Any:
     case = db_session().get(Case, document.case_id)
     return {"verification_code": document.verification_code, "kind": document.kind, "title": document.title,
             "protocol": case.protocol if case else "", "sha256": document.sha256, "created_at": document.created_at,
-            "pdf_url": url_for("documents.verified_pdf", code=document.verification_code)}
+            "pdf_url": url_for("verification.verified_pdf", code=document.verification_code)}
 
 
 @bp.route("/suppliers/<cnpj>/complaints")

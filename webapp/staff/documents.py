@@ -1,25 +1,19 @@
-"""Official documents: download on the case page, and the public page where anyone checks a
-document by its verification code (no login: it shows only what the document itself shows)."""
+"""Official documents of a case: the PDF download the case page links to (staff only).
+
+Anyone may check a document by its verification code: that public page is
+:mod:`webapp.public.verification`."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request
-from sqlalchemy import select
+from flask import Blueprint, Response, abort
 
-from engine.store.models import Case, Document
+from engine.store.models import Document
 from webapp.auth import login_required
 from webapp.runtime_access import db_session
 
 bp = Blueprint("documents", __name__)
-
-CODE_RE = re.compile(r"^[A-Z0-9-]{6,40}$")
-
-
-def _normalise(code: str) -> str:
-    return code.strip().upper().replace(" ", "")
 
 
 @bp.route("/documentos/<int:document_id>.pdf")
@@ -31,27 +25,3 @@ def download(document_id: int) -> Any:
     response = Response(document.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{document.kind}-{document.id}.pdf"'
     return response
-
-
-@bp.route("/documentos/verificar", methods=["GET"])
-@bp.route("/documentos/verificar/<code>", methods=["GET"])
-def verify(code: str | None = None) -> Any:
-    """Public: is this code a document issued by the Procon? Shows its kind, date, protocol and hash."""
-    code = _normalise(code or request.args.get("codigo", ""))
-    if not code:
-        return render_template("verify_document.html", code="", document=None, case=None, searched=False)
-    document = None
-    if CODE_RE.match(code):
-        document = db_session().scalars(select(Document).where(Document.verification_code == code)).first()
-    case = db_session().get(Case, document.case_id) if document else None
-    status = 200 if document else 404
-    return render_template("verify_document.html", code=code, document=document, case=case, searched=True), status
-
-
-@bp.route("/documentos/verificar/<code>/documento.pdf")
-def verified_pdf(code: str) -> Any:
-    code = _normalise(code)
-    document = db_session().scalars(select(Document).where(Document.verification_code == code)).first()
-    if document is None:
-        abort(404)
-    return Response(document.pdf, mimetype="application/pdf")
