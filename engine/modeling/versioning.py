@@ -1,7 +1,7 @@
-"""The process analysts' workspace, engine side: catalogue, drafts, deploy, rollback, migration.
+"""The process analysts' operations on procedures (:class:`ProcessCatalog`): drafts, deploy, rollback.
 
-* :meth:`ProcessCatalog.catalog` lists every procedure with its deployed versions (who, when,
-  content hash, cases on each — aggregate queries, no workflow is deserialized) and open drafts.
+* :meth:`ProcessCatalog.catalog` lists every procedure with its deployed versions and open drafts
+  (read by :mod:`engine.modeling.summaries`).
 * A draft (:class:`~engine.modeling.models.ProcessDraft`) holds work in progress: it may be
   invalid, but never bigger than 5 MB, never other than UTF-8 and never for another process id.
 * :meth:`ProcessCatalog.deploy_draft` runs the same checks as ``procon validate`` (the other
@@ -10,41 +10,34 @@
 * :meth:`ProcessCatalog.rollback` makes an earlier version's content current again under a new
   version number: the history only grows.
 * :meth:`ProcessCatalog.migrate_cases` moves running cases to another version when their current
-  position exists unchanged there, by re-pointing ``cases.definition_id`` under the case's
-  optimistic version check; the stored state is not rewritten.
+  position exists unchanged there (the rules are in :mod:`engine.modeling.migration`).
 
-Every deploy, rollback and migration leaves a :class:`~engine.modeling.models.DeploymentEvent`;
-each migrated case gets an audit event ("migrado_versao").
+Every deploy, rollback and migration leaves a :class:`~engine.modeling.models.DeploymentEvent`.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
-from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
-from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, case, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Connection, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.actors import Actor
 from engine.errors import ConflictError, DefinitionError, EngineError, NotFound, PermissionDenied
+from engine.modeling import migration
 from engine.modeling.compare import Comparison, compare
-from engine.modeling.definitions import LoadedSpec, current_definitions, deployed_library
+from engine.modeling.definitions import current_definitions, deployed_library
+from engine.modeling.migration import MigrationReport
 from engine.modeling.models import DeploymentEvent, ProcessDraft
-from engine.modeling.parsing import ExternalServiceTask, parse_xml
+from engine.modeling.parsing import parse_xml
+from engine.modeling.summaries import ProcessSummary, process_summaries
 from engine.modeling.validation import BPMN_NS, Problem, validate_bytes
-from engine.runtime.projections import task_role
-from engine.store.models import AuditEvent, Case, ProcessDefinition
-from engine.store.serialization import load_state
+from engine.store.models import ProcessDefinition
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
@@ -55,99 +48,10 @@ MAX_DRAFT_BYTES = 5 * 1024 * 1024
 ANALYST_ROLE = "analista_processos"
 
 DEFINITIONS = ProcessDefinition.__table__
-CASES = Case.__table__
-AUDIT = AuditEvent.__table__
-DRAFTS = ProcessDraft.__table__
-
-#: Task states that make up a case's current position.
-_POSITION_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
 
 
 class DraftError(EngineError):
     """A draft that cannot be saved or deployed as it is (the message says why, in Portuguese)."""
-
-
-# -- what the catalogue shows ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class VersionSummary:
-    """One deployed version of a procedure, with the cases started on it."""
-
-    definition_id: int
-    version: int
-    name: str
-    filename: str
-    content_hash: str
-    deployed_by: str
-    deployed_at: dt.datetime
-    cases_total: int
-    cases_open: int
-    current: bool
-
-
-@dataclass(frozen=True)
-class DraftSummary:
-    """An open draft (without its XML)."""
-
-    id: int
-    process_id: str
-    name: str
-    based_on_version: int | None
-    created_by: str
-    created_at: dt.datetime
-    updated_by: str
-    updated_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class ProcessSummary:
-    """A procedure in the catalogue: its versions (newest first) and its open drafts."""
-
-    process_id: str
-    name: str
-    current_version: int | None
-    versions: list[VersionSummary]
-    drafts: list[DraftSummary]
-
-    @property
-    def cases_total(self) -> int:
-        return sum(v.cases_total for v in self.versions)
-
-    @property
-    def cases_open(self) -> int:
-        return sum(v.cases_open for v in self.versions)
-
-
-# -- what a migration reports ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class MovedCase:
-    case_id: int
-    protocol: str
-
-
-@dataclass(frozen=True)
-class CaseNotMoved:
-    case_id: int
-    protocol: str
-    #: Why the case stays where it is, for people (pt-BR).
-    reason: str
-
-
-@dataclass
-class MigrationReport:
-    """Which running cases moved to the new version, and why the others did not."""
-
-    process_id: str
-    from_version: int
-    to_version: int
-    moved: list[MovedCase] = field(default_factory=list)
-    not_moved: list[CaseNotMoved] = field(default_factory=list)
-
-    def summary(self) -> str:
-        moved, kept = len(self.moved), len(self.not_moved)
-        return (f"Migração da versão {self.from_version} para a versão {self.to_version}: "
-                f"{moved} caso{'s' if moved != 1 else ''} migrado{'s' if moved != 1 else ''}, "
-                f"{kept} caso{'s' if kept != 1 else ''} mantido{'s' if kept != 1 else ''} na versão "
-                f"{self.from_version}.")
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -172,35 +76,6 @@ def _declared_processes(content: bytes) -> tuple[list[str], dict[str, str]] | No
     return executable, {p.get("id", ""): (p.get("name") or "").strip() for p in processes}
 
 
-def _label(spec: Any) -> str:
-    name = getattr(spec, "bpmn_name", None) or spec.name
-    return f"“{name}” ({spec.name})" if name != spec.name else f"“{spec.name}”"
-
-
-def _signature(spec: Any) -> dict[str, str]:
-    """What must not change for a case waiting on this task to move to another version."""
-    signature = {"tipo do elemento": type(spec).__name__}
-    extensions = getattr(spec, "extensions", None) or {}
-    if isinstance(spec, UserTask):
-        signature["formulário (formKey)"] = extensions.get("formKey") or ""
-        signature["papel"] = task_role(spec) or ""
-        signature["grupos (candidateGroups)"] = extensions.get("candidateGroups") or ""
-        signature["usuários (candidateUsers)"] = extensions.get("candidateUsers") or ""
-        signature["prazo (dueDate)"] = extensions.get("dueDate") or ""
-    if isinstance(spec, ExternalServiceTask):
-        signature["tópico do serviço (topic)"] = extensions.get("topic") or ""
-    if isinstance(spec, SubWorkflowTask):
-        signature["processo chamado"] = str(spec.spec)
-    event_definition = getattr(spec, "event_definition", None)
-    if event_definition is not None:
-        signature["evento"] = type(event_definition).__name__
-        signature["expressão do evento"] = str(getattr(event_definition, "expression", "") or "")
-        signature["nome do evento"] = str(getattr(event_definition, "name", "") or "")
-    if hasattr(spec, "cancel_activity"):
-        signature["interrompe a tarefa"] = "sim" if spec.cancel_activity else "não"
-    return signature
-
-
 class ProcessCatalog:
     """The analysts' operations on procedures, over one :class:`~engine.runtime.Runtime`.
 
@@ -214,40 +89,7 @@ class ProcessCatalog:
     # -- catalogue ----------------------------------------------------------------------------
     def catalog(self) -> list[ProcessSummary]:
         """Every procedure (deployed or only drafted), sorted by name."""
-        with self.runtime.db.connect() as conn:
-            definitions = conn.execute(
-                select(DEFINITIONS.c.id, DEFINITIONS.c.process_id, DEFINITIONS.c.name, DEFINITIONS.c.version,
-                       DEFINITIONS.c.filename, DEFINITIONS.c.content_hash, DEFINITIONS.c.deployed_by,
-                       DEFINITIONS.c.deployed_at)
-                .order_by(DEFINITIONS.c.process_id, DEFINITIONS.c.version.desc())).all()
-            counts = {row.definition_id: (row.total, row.open or 0) for row in conn.execute(
-                select(CASES.c.definition_id, func.count(CASES.c.id).label("total"),
-                       func.sum(case((CASES.c.status != "encerrado", 1), else_=0)).label("open"))
-                .group_by(CASES.c.definition_id))}
-            drafts = conn.execute(
-                select(DRAFTS.c.id, DRAFTS.c.process_id, DRAFTS.c.name, DEFINITIONS.c.version, DRAFTS.c.created_by,
-                       DRAFTS.c.created_at, DRAFTS.c.updated_by, DRAFTS.c.updated_at)
-                .select_from(DRAFTS.outerjoin(DEFINITIONS, DEFINITIONS.c.id == DRAFTS.c.based_on_definition_id))
-                .where(DRAFTS.c.status == "rascunho").order_by(DRAFTS.c.updated_at.desc(), DRAFTS.c.id.desc())).all()
-        versions: dict[str, list[VersionSummary]] = {}
-        for row in definitions:
-            total, open_ = counts.get(row.id, (0, 0))
-            versions.setdefault(row.process_id, []).append(VersionSummary(
-                row.id, row.version, row.name, row.filename, row.content_hash, row.deployed_by, row.deployed_at,
-                int(total), int(open_), current=not versions.get(row.process_id)))
-        open_drafts: dict[str, list[DraftSummary]] = {}
-        for row in drafts:
-            open_drafts.setdefault(row.process_id, []).append(DraftSummary(
-                row.id, row.process_id, row.name, row.version, row.created_by, row.created_at, row.updated_by,
-                row.updated_at))
-        result = []
-        for process_id in versions.keys() | open_drafts.keys():
-            process_versions = versions.get(process_id, [])
-            process_drafts = open_drafts.get(process_id, [])
-            name = process_versions[0].name if process_versions else process_drafts[0].name
-            result.append(ProcessSummary(process_id, name, process_versions[0].version if process_versions else None,
-                                         process_versions, process_drafts))
-        return sorted(result, key=lambda p: (p.name.casefold(), p.process_id))
+        return process_summaries(self.runtime.db)
 
     def definition(self, process_id: str, version: int | None = None) -> ProcessDefinition:
         """A deployed version (the current one when ``version`` is None)."""
@@ -455,153 +297,23 @@ class ProcessCatalog:
     def migrate_cases(self, process_id: str, from_version: int, to_version: int, actor: Actor | str,
                       case_ids: Iterable[int] | None = None) -> MigrationReport:
         """Move running cases of ``from_version`` (or only ``case_ids``) to ``to_version`` when their
-        current position — the tasks they wait on — exists unchanged there.
-
-        Each case moves in its own transaction: ``cases.definition_id`` is re-pointed under the
-        case's version check, and nothing else of the case is rewritten. A case changed meanwhile,
-        or whose position or history does not fit the new version, stays and is reported.
-        """
+        current position — the tasks they wait on — exists unchanged there
+        (:func:`engine.modeling.migration.migrate_cases`; only analysts may)."""
         self._require_analyst(actor)
         if from_version == to_version:
             raise DraftError("Escolha versões diferentes para migrar os casos.")
         username = _username(actor)
-        with self.runtime.db.connect() as conn:
-            source = self._definition_row(conn, process_id, from_version)
-            target = self._definition_row(conn, process_id, to_version)
-            old_spec = self.runtime.definitions.spec_by_id(conn, source.id)
-            new_spec = self.runtime.definitions.spec_by_id(conn, target.id)
-            query = (select(CASES.c.id, CASES.c.protocol)
-                     .where(CASES.c.definition_id == source.id, CASES.c.status != "encerrado").order_by(CASES.c.id))
-            if case_ids is not None:
-                query = query.where(CASES.c.id.in_(list(case_ids)))
-            candidates = conn.execute(query).all()
-        report = MigrationReport(process_id, from_version, to_version)
-        for candidate in candidates:
-            reason = self._migrate_one(candidate.id, source, target, old_spec, new_spec, username)
-            if reason is None:
-                report.moved.append(MovedCase(candidate.id, candidate.protocol))
-            else:
-                report.not_moved.append(CaseNotMoved(candidate.id, candidate.protocol, reason))
-        with self.runtime.Session.begin() as session:
-            session.add(DeploymentEvent(
-                process_id=process_id, definition_id=target.id, action="migracao", actor=username, at=clock.now(),
-                details={"descricao": report.summary(), "de_versao": from_version, "para_versao": to_version,
-                         "migrados": [c.case_id for c in report.moved],
-                         "nao_migrados": [{"caso": c.case_id, "motivo": c.reason} for c in report.not_moved]}))
-        return report
+        return migration.migrate_cases(self.runtime, process_id, from_version, to_version, username, case_ids)
 
     def preview_migration(self, process_id: str, from_version: int, to_version: int) -> MigrationReport:
         """Which running cases of ``from_version`` could move to ``to_version`` now (``moved``) and
         why the others could not (``not_moved``), by the same :meth:`position_problem` check as
-        :meth:`migrate_cases`; nothing is written."""
+        :meth:`migrate_cases`; nothing is written (:func:`engine.modeling.migration.preview_migration`)."""
         if from_version == to_version:
             raise DraftError("Escolha versões diferentes para migrar os casos.")
-        with self.runtime.db.connect() as conn:
-            source = self._definition_row(conn, process_id, from_version)
-            target = self._definition_row(conn, process_id, to_version)
-            old_spec = self.runtime.definitions.spec_by_id(conn, source.id)
-            new_spec = self.runtime.definitions.spec_by_id(conn, target.id)
-            rows = conn.execute(select(CASES.c.id, CASES.c.protocol, CASES.c.state)
-                                .where(CASES.c.definition_id == source.id, CASES.c.status != "encerrado")
-                                .order_by(CASES.c.id)).all()
-        report = MigrationReport(process_id, from_version, to_version)
-        for row in rows:
-            reason = self.position_problem(row.state, old_spec, new_spec, to_version)
-            if reason is None:
-                report.moved.append(MovedCase(row.id, row.protocol))
-            else:
-                report.not_moved.append(CaseNotMoved(row.id, row.protocol, reason))
-        return report
+        return migration.preview_migration(self.runtime, process_id, from_version, to_version)
 
-    def _migrate_one(self, case_id: int, source: Any, target: Any, old_spec: LoadedSpec, new_spec: LoadedSpec,
-                     username: str) -> str | None:
-        """Move one case; None when it moved, else why it did not."""
-        with self.runtime.db.connect() as conn:
-            row = conn.execute(select(CASES.c.version, CASES.c.state, CASES.c.status, CASES.c.definition_id)
-                               .where(CASES.c.id == case_id)).first()
-            if row is None or row.definition_id != source.id or row.status == "encerrado":
-                conn.rollback()
-                return "o caso foi encerrado ou mudou de versão durante a migração"
-            reason = self.position_problem(row.state, old_spec, new_spec, target.version)
-            if reason is not None:
-                conn.rollback()
-                return reason
-            try:
-                moved = conn.execute(
-                    update(CASES).where(CASES.c.id == case_id, CASES.c.version == row.version,
-                                        CASES.c.definition_id == source.id)
-                    .values(definition_id=target.id, version=CASES.c.version + 1)).rowcount
-                if moved != 1:
-                    conn.rollback()
-                    return ("o caso foi alterado por outra pessoa enquanto era migrado; nada foi mudado nele "
-                            "(tente migrar de novo)")
-                conn.execute(insert(AUDIT).values(
-                    case_id=case_id, at=clock.now(), actor=username, action="migrado_versao", task_spec=None,
-                    task_id=None,
-                    description=f"Caso migrado da versão {source.version} para a versão {target.version} "
-                                f"de “{target.name}”"[:500],
-                    details={"de_versao": source.version, "para_versao": target.version,
-                             "definition_id_anterior": source.id, "definition_id": target.id}))
-                conn.commit()
-            except OperationalError as error:
-                conn.rollback()
-                if "deadlock" not in str(error).lower() and "locked" not in str(error).lower():
-                    raise
-                return "outra operação alterava o caso ao mesmo tempo; nada foi mudado nele (tente migrar de novo)"
-            except BaseException:
-                conn.rollback()
-                raise
-        self.runtime.cache.take(case_id, -1)  # drop the cached workflow: it holds the old spec
-        return None
-
-    @staticmethod
-    def position_problem(state: str, old: LoadedSpec, new: LoadedSpec, to_version: int) -> str | None:
-        """Why a case with this stored state cannot run on ``new`` without rewriting it (None: it can).
-
-        The tasks it waits on must exist in ``new`` with the same type, form, role, due date, topic,
-        called process and event; every element its stored state mentions (done or predicted) must
-        exist there too, or the state could not be read on the new version.
-        """
-        stored = json.loads(state)
-        workflows = [(stored.get("tasks", {}), old.spec, new.spec, None)]
-        for sub in (stored.get("subprocesses") or {}).values():
-            spec_name = sub.get("spec")
-            old_sub, new_sub = old.subprocess_specs.get(spec_name), new.subprocess_specs.get(spec_name)
-            if old_sub is None:
-                return f"o estado do caso menciona o subprocesso '{spec_name}', que a versão atual dele não tem"
-            if new_sub is None:
-                return f"o caso está no subprocesso '{spec_name}', que não existe na versão {to_version}"
-            workflows.append((sub.get("tasks", {}), old_sub, new_sub, spec_name))
-        unknown: set[str] = set()
-        for tasks, old_process, new_process, sub_name in workflows:
-            where = f" (no subprocesso '{sub_name}')" if sub_name else ""
-            for task in tasks.values():
-                name = task["task_spec"]
-                new_task = new_process.task_specs.get(name)
-                if not task["state"] & _POSITION_STATES:
-                    if new_task is None:
-                        unknown.add(name)
-                    continue
-                old_task = old_process.task_specs.get(name)
-                if old_task is None:
-                    return f"o estado do caso menciona '{name}', que a versão atual dele não tem"
-                if new_task is None:
-                    return (f"o caso está em {_label(old_task)}{where}, que não existe na versão {to_version}")
-                before, after = _signature(old_task), _signature(new_task)
-                changes = [f"{key}: '{before.get(key, '')}' → '{after.get(key, '')}'"
-                           for key in dict.fromkeys([*before, *after]) if before.get(key, "") != after.get(key, "")]
-                if changes:
-                    return (f"o caso está em {_label(old_task)}{where}, que mudou na versão {to_version} "
-                            f"({'; '.join(changes)})")
-        if unknown:
-            names = ", ".join(sorted(unknown))
-            return (f"o histórico ou a continuação prevista do caso passa por elementos que não existem na versão "
-                    f"{to_version} ({names}); o estado gravado não poderia ser lido nela")
-        try:
-            load_state(state, new.spec, new.subprocess_specs)
-        except Exception as error:  # noqa: BLE001 - any failure means "cannot move", reported as such
-            return f"o estado do caso não pôde ser lido na versão {to_version}: {error}"
-        return None
+    position_problem = staticmethod(migration.position_problem)
 
     # -- internals ----------------------------------------------------------------------------
     @staticmethod
@@ -633,14 +345,6 @@ class ProcessCatalog:
                 raise NotFound(f"O processo '{process_id}' não está implantado.")
             raise NotFound(f"A versão {version} do processo '{process_id}' não existe.")
         return definition
-
-    @staticmethod
-    def _definition_row(conn: Connection, process_id: str, version: int) -> Any:
-        row = conn.execute(select(DEFINITIONS.c.id, DEFINITIONS.c.name, DEFINITIONS.c.version)
-                           .where(DEFINITIONS.c.process_id == process_id, DEFINITIONS.c.version == version)).first()
-        if row is None:
-            raise NotFound(f"A versão {version} do processo '{process_id}' não existe.")
-        return row
 
     @staticmethod
     def _current_ids(session: Session) -> dict[str, int]:

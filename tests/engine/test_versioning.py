@@ -19,6 +19,7 @@ from sqlalchemy import event, func, select
 from engine import clock
 from engine.actors import Actor
 from engine.errors import DefinitionError, NotFound, PermissionDenied
+from engine.modeling import migration
 from engine.modeling.models import DeploymentEvent, ProcessDraft
 from engine.modeling.versioning import DraftError, ProcessCatalog
 from engine.runtime import CaseResult, Runtime
@@ -485,7 +486,7 @@ def test_migrate_does_not_move_a_case_changed_meanwhile(
         changed.append(step(runtime, started, "atendimento_preliminar", atendente, PRELIM_NAO_RESOLVIDA))
         return reason  # ...but it has changed before the migration writes it
 
-    monkeypatch.setattr(catalog, "position_problem", someone_works_on_the_case_meanwhile)
+    monkeypatch.setattr(migration, "position_problem", someone_works_on_the_case_meanwhile)
     report = catalog.migrate_cases(PROCESS, 1, 2, modeler)
     monkeypatch.undo()
 

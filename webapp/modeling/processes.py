@@ -17,8 +17,9 @@ from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, rende
 from sqlalchemy import select
 
 from engine.errors import DefinitionError, EngineError, NotFound
+from engine.modeling.migration import MigrationReport
 from engine.modeling.validation import Problem
-from engine.modeling.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, MigrationReport, ProcessCatalog
+from engine.modeling.versioning import ANALYST_ROLE, MAX_DRAFT_BYTES, DraftError, ProcessCatalog
 from engine.store.models import OpenTask
 from webapp.auth import role_required
 from webapp.modeling.limits import engine_error, json_error, limit_request_size
