@@ -30,24 +30,23 @@ No workflow is deserialized.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.forms.schema import canonical_cnpj
+from engine.forms.submission import canonical_cnpj
 from engine.parties.case_parties import CASE_PARTIES
 from engine.parties.models import SupplierCompany
 from engine.store.models import Case
 from engine.store.protocol import AGENCY_TZ
+from webapp.csv_export import csv_response
 from webapp.runtime_access import db_session
 
 bp = Blueprint("public", __name__, url_prefix="/publico")
@@ -258,15 +257,6 @@ CSV_HEADER = ["Ano", "CNPJ", "Fornecedor", "Reclamações fundamentadas", "Atend
               "Índice de atendimento (%)"]
 
 
-def cadastro_csv(data: Cadastro) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for row in data.rows:
-        writer.writerow([data.year, row.cnpj, row.name, row.total, row.attended, row.not_attended, row.attended_pct])
-    return buffer.getvalue()
-
-
 @bp.route("/cadastro")
 def cadastro_page() -> Any:
     this_year = clock.now().astimezone(AGENCY_TZ).year
@@ -281,10 +271,9 @@ def cadastro_page() -> Any:
         year = int(written)
     data = cadastro(db_session(), year)
     if request.args.get("formato") == "csv":
-        response = Response("\ufeff" + cadastro_csv(data), mimetype="text/csv")
-        response.headers["Content-Type"] = "text/csv; charset=utf-8"
-        response.headers["Content-Disposition"] = f'attachment; filename="cadastro-reclamacoes-{year}.csv"'
-        return response
+        rows = ([data.year, row.cnpj, row.name, row.total, row.attended, row.not_attended, row.attended_pct]
+                for row in data.rows)
+        return csv_response(CSV_HEADER, rows, f"cadastro-reclamacoes-{year}.csv")
     if request.args.get("formato") not in (None, ""):
         abort(404)
     return render_template("public/cadastro.html", cadastro=data, ano=str(year), ano_atual=this_year, erro="",

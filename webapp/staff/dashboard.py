@@ -12,9 +12,7 @@ correctly with a double click (with ``,`` it would put each row in a single colu
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
@@ -26,6 +24,7 @@ from engine.errors import EngineError
 from engine.store.models import Case, Deadline, OpenTask, ProcessDefinition, User
 from engine.store.protocol import AGENCY_TZ
 from webapp.auth import role_required
+from webapp.csv_export import csv_response
 from webapp.runtime_access import db_session, runtime
 
 bp = Blueprint("dashboard", __name__, url_prefix="/painel")
@@ -360,11 +359,4 @@ def export() -> Any:
     if errors:
         return Response("; ".join(errors), status=400, mimetype="text/plain")
     header, rows = _export_rows(lista, filters, values)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(header)
-    writer.writerows([[_cell(v) for v in row] for row in rows])
-    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Type"] = "text/csv; charset=utf-8"
-    response.headers["Content-Disposition"] = f'attachment; filename="painel-{lista}.csv"'
-    return response
+    return csv_response(header, ([_cell(v) for v in row] for row in rows), f"painel-{lista}.csv")
