@@ -26,7 +26,7 @@ class TaskNotOpen(ConflictError):
 
 
 class InvalidSubmission(EngineError):
-    """A form submission with errors; ``result`` (an :class:`engine.forms.schema.ValidationResult`) has
+    """A form submission with errors; ``result`` (an :class:`engine.forms.submission.ValidationResult`) has
     the errors and what the person typed."""
 
     def __init__(self, result: Any) -> None:

@@ -1,6 +1,6 @@
 """Reading and writing the values handlers take from case data: CNPJ, money, dates.
 
-Case data holds what the forms produce (``engine.forms.schema``): CNPJ formatted (``12.ABC.345/01DE-35``),
+Case data holds what the forms produce (``engine.forms.submission``): CNPJ formatted (``12.ABC.345/01DE-35``),
 money as a decimal string (``"1234.56"``), dates as ISO strings. Deadlines computed by the engine
 arrive as ISO datetimes that end the local day (``2026-03-12T23:59:59-03:00``): their date is read
 as written, in its own offset. People may also have typed ``dd/mm/aaaa`` or ``1.234,56``.

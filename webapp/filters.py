@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 
 from engine import clock
-from engine.forms.schema import format_brl
+from engine.forms.submission import format_brl
 from engine.store.protocol import AGENCY_TZ
 
 

@@ -1,15 +1,11 @@
 """The form editor, engine side: forms edited in the browser, stored as drafts and published versions.
 
-* :class:`CatalogFormRegistry` is the :class:`~engine.forms.schema.FormRegistry` the runtime uses: ``get(key)``
-  returns the latest *published* version of a form when the database has one, else the file
-  ``forms/<key>.json``. The published forms are cached in memory; the cache is dropped at once in
-  the process that publishes, and other processes (worker, other web servers) notice a publication
-  by one cheap indexed query (``max(form_versions.id)``) made at most once a second.
-* :class:`FormCatalog` holds the analysts' operations: drafts (which may be invalid, even malformed
-  JSON), validation (:func:`check_form` — JSON, :func:`engine.forms.schema.parse_form`, and no removal of a
-  field that a condition of a deployed diagram using the form reads), publication as a new version,
-  revert to an older version (or to the file) as yet another version, and discard. Every publication,
-  revert and discard leaves a :class:`~engine.forms.models.FormEvent`.
+:class:`FormCatalog` holds the analysts' operations: drafts (which may be invalid, even malformed
+JSON), validation (:meth:`FormCatalog.check` — :func:`engine.forms.checks.decode_form`, and no removal
+of a field that a condition of a deployed diagram using the form reads), publication as a new version,
+revert to an older version (or to the file) as yet another version, and discard. Every publication,
+revert and discard leaves a :class:`~engine.forms.models.FormEvent`. The registry that serves the
+published versions to the runtime is :class:`engine.forms.registry.CatalogFormRegistry`.
 
 Nothing here imports Flask; messages are in Brazilian Portuguese for the person who acted.
 """
@@ -17,38 +13,37 @@ Nothing here imports Flask; messages are in Brazilian Portuguese for the person 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import re
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lxml import etree
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.actors import Actor
 from engine.errors import ConflictError, EngineError, NotFound, PermissionDenied
+from engine.forms.checks import (
+    MAX_FORM_BYTES,
+    CheckResult,
+    canonical_hash,
+    decode_form,
+    fields_read_by_diagrams,
+    pretty,
+)
 from engine.forms.models import FormDraft, FormEvent, FormVersion
-from engine.forms.schema import FormDefinition, FormError, FormNotFound, FormRegistry, parse_form
+from engine.forms.schema import FormError, FormRegistry
 from engine.modeling.definitions import deployed_library
 
 if TYPE_CHECKING:
     from engine.runtime import Runtime
 
-#: Largest form JSON accepted (the biggest form in forms/ has about 6 KB).
-MAX_FORM_BYTES = 256 * 1024
 #: Role that edits forms (``admin`` may too).
 ANALYST_ROLE = "analista_processos"
 FORM_KEY_RE = re.compile(r"^[a-z0-9_]{1,100}$")
-
-_BPMN = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-_CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 
 
 class FormDraftError(EngineError):
@@ -61,167 +56,6 @@ class InvalidForm(EngineError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("O formulário tem problemas e não foi publicado: " + " ".join(problems))
         self.problems = problems
-
-
-# -- hashing and checking ------------------------------------------------------------------------
-def canonical_hash(data: Any) -> str:
-    """SHA-256 of the form's JSON with sorted keys and no spaces: the same form, the same hash."""
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-def pretty(data: Any) -> str:
-    """The form's JSON as stored and shown to analysts."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-@dataclass
-class CheckResult:
-    """Outcome of :func:`check_form`: the parsed form when valid, else the problems (pt-BR)."""
-
-    form: FormDefinition | None = None
-    data: Any = None
-    problems: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return self.form is not None and not self.problems
-
-
-def decode_form(key: str, content: str | bytes) -> CheckResult:
-    """JSON syntax and :func:`parse_form` — the checks that need nothing but the text."""
-    if isinstance(content, bytes):
-        try:
-            content = content.decode("utf-8")
-        except UnicodeDecodeError as error:
-            return CheckResult(problems=[f"O texto não está em UTF-8 (byte inválido na posição {error.start})."])
-    if len(content.encode("utf-8")) > MAX_FORM_BYTES:
-        return CheckResult(problems=[f"O formulário tem mais de {MAX_FORM_BYTES // 1024} KB; "
-                                     "um formulário não precisa de tanto."])
-    if not content.strip():
-        return CheckResult(problems=["O formulário está vazio: escreva o JSON do formulário."])
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as error:
-        return CheckResult(problems=[f"JSON inválido na linha {error.lineno}, coluna {error.colno}: "
-                                     f"{_json_message(error.msg)}."])
-    try:
-        form = parse_form(key, data, source=key)
-    except FormError as error:
-        return CheckResult(data=data, problems=[str(error)])
-    return CheckResult(form=form, data=data)
-
-
-_JSON_MESSAGES = {
-    "Expecting value": "falta um valor",
-    "Expecting property name enclosed in double quotes": "esperava o nome de um atributo entre aspas duplas",
-    "Expecting ',' delimiter": "falta uma vírgula",
-    "Expecting ':' delimiter": "faltam os dois-pontos",
-    "Unterminated string starting at": "texto sem aspas de fechamento",
-    "Extra data": "há conteúdo depois do fim do JSON",
-    "Invalid control character at": "caractere de controle inválido (use \\n para quebras de linha)",
-}
-
-
-def _json_message(message: str) -> str:
-    return _JSON_MESSAGES.get(message, message)
-
-
-def fields_read_by_diagrams(key: str, library: dict[str, bytes]) -> dict[str, list[str]]:
-    """Field name -> places (“fluxo 'x' do processo 'y'”) where a deployed diagram that uses form
-    ``key`` reads a variable of that name in a condition or script."""
-    found: dict[str, list[str]] = {}
-    for process_id, xml in library.items():
-        try:
-            tree = etree.fromstring(xml, parser=etree.XMLParser(resolve_entities=False, no_network=True))
-        except etree.XMLSyntaxError:
-            continue
-        uses = tree.iter(f"{{{_BPMN}}}userTask")
-        if not any(task.get(f"{{{_CAMUNDA}}}formKey") == key for task in uses):
-            continue
-        for element in tree.iter(f"{{{_BPMN}}}conditionExpression", f"{{{_BPMN}}}script"):
-            text = element.text or ""
-            owner = element.getparent()
-            owner_id = owner.get("id", "") if owner is not None else ""
-            kind = "condição do fluxo" if element.tag.endswith("conditionExpression") else "script da tarefa"
-            for name in set(re.findall(r"(?<![\w.'\"])([A-Za-z_]\w*)", text)):
-                found.setdefault(name, []).append(f"{kind} '{owner_id}' do processo '{process_id}'")
-    return found
-
-
-# -- the registry the runtime uses -----------------------------------------------------------------
-class CatalogFormRegistry(FormRegistry):
-    """``forms/<key>.json`` overlaid with the latest published version of each form in the database."""
-
-    #: Seconds between two checks for publications made by other processes.
-    REVISION_CHECK_INTERVAL = 1.0
-
-    def __init__(self, forms_dir: Path, session_factory: sessionmaker[Session]) -> None:
-        super().__init__(forms_dir)
-        self._session_factory = session_factory
-        self._published: dict[str, tuple[int, FormDefinition | FormError]] = {}
-        self._revision: int | None = None
-        self._checked = float("-inf")
-        self._overlay_lock = threading.Lock()
-
-    def invalidate(self) -> None:
-        """Forget the published forms; the next lookup reads them again."""
-        with self._overlay_lock:
-            self._revision = None
-            self._checked = float("-inf")
-
-    def _overlay(self) -> dict[str, tuple[int, FormDefinition | FormError]]:
-        moment = time.monotonic()
-        with self._overlay_lock:
-            if moment - self._checked < self.REVISION_CHECK_INTERVAL:
-                return self._published
-        try:
-            with self._session_factory() as session:
-                revision = session.scalar(select(func.max(FormVersion.id))) or 0
-                if revision == self._revision:
-                    rows = None
-                else:
-                    latest = select(func.max(FormVersion.id)).group_by(FormVersion.key)
-                    rows = session.execute(select(FormVersion.key, FormVersion.version, FormVersion.content)
-                                           .where(FormVersion.id.in_(latest))).all()
-        except (OperationalError, ProgrammingError):  # tables not created yet (before init_db)
-            return {}
-        with self._overlay_lock:
-            self._checked = moment
-            if rows is not None:
-                published: dict[str, tuple[int, FormDefinition | FormError]] = {}
-                for key, version, content in rows:
-                    result = decode_form(key, content)
-                    published[key] = (version, result.form if result.form is not None else
-                                      FormError(f"Formulário '{key}' versão {version}: {' '.join(result.problems)}"))
-                self._published, self._revision = published, revision
-            return self._published
-
-    def published_version(self, key: str) -> int | None:
-        """Number of the published version ``get(key)`` returns (None: the file is used)."""
-        entry = self._overlay().get(key)
-        return entry[0] if entry else None
-
-    def get(self, key: str) -> FormDefinition:
-        entry = self._overlay().get(key)
-        if entry is None:
-            return super().get(key)
-        if isinstance(entry[1], FormError):
-            raise entry[1]
-        return entry[1]
-
-    def file_form(self, key: str) -> FormDefinition:
-        """The form as in ``forms/<key>.json``, ignoring published versions."""
-        return super().get(key)
-
-    def file_exists(self, key: str) -> bool:
-        return super().exists(key)
-
-    def exists(self, key: str) -> bool:
-        return key in self._overlay() or super().exists(key)
-
-    def keys(self) -> list[str]:
-        return sorted(set(super().keys()) | set(self._overlay()))
 
 
 # -- what the editor lists -------------------------------------------------------------------------
@@ -578,18 +412,13 @@ class FormCatalog:
 
 
 __all__ = [
-    "MAX_FORM_BYTES",
-    "CatalogFormRegistry",
-    "CheckResult",
+    "ANALYST_ROLE",
+    "FORM_KEY_RE",
     "FormCatalog",
     "FormDraftError",
-    "FormNotFound",
     "FormSummary",
     "InvalidForm",
-    "canonical_hash",
     "check_form",
-    "decode_form",
-    "fields_read_by_diagrams",
 ]
 
 

@@ -37,7 +37,8 @@ from engine import clock
 from engine.actors import Actor
 from engine.calendar.models import CalendarEntry, CalendarRevision, DeadlineSetting, Unit
 from engine.errors import EngineError, NotFound, TaskNotOpen
-from engine.forms.schema import FormDefinition, FormField, UploadedFile
+from engine.forms.schema import FormDefinition, FormField
+from engine.forms.submission import UploadedFile
 from engine.modeling.definitions import DEFINITIONS, current_definitions
 from engine.modeling.validation import Problem
 from engine.modeling.versioning import ProcessCatalog

@@ -21,7 +21,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from engine import clock
 from engine.actors import Actor
 from engine.errors import EngineError, NotFound, PermissionDenied
-from engine.forms.schema import canonical_cnpj, canonical_cpf
+from engine.forms.submission import canonical_cnpj, canonical_cpf
 from engine.parties.models import (
     ApiToken,
     OutboundEmail,

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_
 from sqlalchemy.sql import Select
 
 from engine.actors import Actor
-from engine.forms.schema import canonical_cnpj, canonical_cpf
+from engine.forms.submission import canonical_cnpj, canonical_cpf
 from engine.parties.models import CaseParty
 
 CASE_PARTIES = CaseParty.__table__

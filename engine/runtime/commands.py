@@ -42,8 +42,9 @@ from engine.errors import (
     ProcedureError,
     TaskNotOpen,
 )
-from engine.forms.catalog import CatalogFormRegistry
-from engine.forms.schema import FormDefinition, FormRegistry, UploadedFile, validate_submission
+from engine.forms.registry import CatalogFormRegistry
+from engine.forms.schema import FormDefinition, FormRegistry
+from engine.forms.submission import UploadedFile, validate_submission
 from engine.modeling.definitions import DefinitionRepository
 from engine.parties.case_parties import backfill_case_parties, may_work_on, parties_of, write_case_parties
 from engine.runtime.projections import (

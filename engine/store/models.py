@@ -299,7 +299,7 @@ class Attachment(Base):
 
     @classmethod
     def from_upload(cls, upload: Any, case_id: int | None, username: str) -> Attachment:
-        """Build a row from an :class:`engine.forms.schema.UploadedFile`."""
+        """Build a row from an :class:`engine.forms.submission.UploadedFile`."""
         return cls(sha256=hashlib.sha256(upload.data).hexdigest(), filename=upload.filename[:255],
                    content_type=upload.content_type or "application/octet-stream", size=len(upload.data),
                    data=upload.data, case_id=case_id, uploaded_by=username, created_at=clock.now())

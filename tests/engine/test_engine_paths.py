@@ -24,7 +24,7 @@ from engine.actors import Actor
 from engine.calendar.models import DEFAULT_DEADLINES
 from engine.calendar.service import ensure_default_unit
 from engine.errors import ConflictError, InvalidSubmission, PermissionDenied, TaskNotOpen
-from engine.forms.schema import UploadedFile
+from engine.forms.submission import UploadedFile
 from engine.runtime import CaseResult, EngineConfig, Runtime
 from engine.store.models import Attachment, AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
 from tasks.registry import default_registry

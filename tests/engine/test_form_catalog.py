@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 
 from engine.actors import Actor
 from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied
-from engine.forms.catalog import MAX_FORM_BYTES, CatalogFormRegistry, FormCatalog, FormDraftError, InvalidForm
+from engine.forms.catalog import FormCatalog, FormDraftError, InvalidForm
+from engine.forms.checks import MAX_FORM_BYTES
 from engine.forms.models import FormDraft, FormEvent, FormVersion
+from engine.forms.registry import CatalogFormRegistry
 from engine.runtime import EngineConfig, Runtime
 from tasks.registry import default_registry
 from tests.support.paths import REPO_ROOT

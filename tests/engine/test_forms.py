@@ -18,11 +18,9 @@ from engine.forms.schema import (
     FormField,
     FormNotFound,
     FormRegistry,
-    UploadedFile,
-    ValidationResult,
     parse_form,
-    validate_submission,
 )
+from engine.forms.submission import UploadedFile, ValidationResult, validate_submission
 from tests.support.paths import REPO_ROOT
 
 FORMS_DIR = REPO_ROOT / "forms"

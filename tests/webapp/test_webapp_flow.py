@@ -263,7 +263,7 @@ def test_queue_lists_due_dates_first_and_marks_overdue(app: Flask, runtime: Runt
 
 def test_task_forms_come_filled_with_what_the_case_already_knows(runtime: Runtime,
                                                                  complaint: dict[str, str]) -> None:
-    from engine.forms.schema import validate_submission
+    from engine.forms.submission import validate_submission
     from webapp.staff.inbox import prefilled
 
     form = runtime.forms.get("registro_reclamacao")

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from engine import clock
-from engine.forms.schema import FormDefinition, UploadedFile
+from engine.forms.schema import FormDefinition
+from engine.forms.submission import UploadedFile
 from engine.parties.case_parties import is_party_of, visible_case_ids
 from engine.store.models import Case, OpenTask
 from webapp.api.auth import Caller

@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from sqlalchemy import func, select
 
 from engine import clock
-from engine.forms.schema import canonical_cnpj
+from engine.forms.submission import canonical_cnpj
 from engine.parties.case_parties import CASE_PARTIES
 from engine.store.models import Case, Document
 from engine.store.protocol import AGENCY_TZ

@@ -23,7 +23,7 @@ from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
 
 from engine.actors import Actor
-from engine.forms.schema import validate_submission
+from engine.forms.submission import validate_submission
 from engine.modeling.validation import parse_file
 from engine.runtime import EngineConfig, Runtime
 from engine.runtime.scripting import deadline_context

@@ -15,7 +15,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
 
 from engine.errors import EngineError, NotFound
-from engine.forms.catalog import MAX_FORM_BYTES, FormCatalog, InvalidForm
+from engine.forms.catalog import FormCatalog, InvalidForm
+from engine.forms.checks import MAX_FORM_BYTES
 from engine.forms.schema import FIELD_TYPES
 from engine.store.protocol import AGENCY_TZ
 from webapp.auth import role_required

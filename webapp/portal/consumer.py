@@ -18,7 +18,8 @@ from sqlalchemy.orm import lazyload, load_only
 
 from engine import clock
 from engine.errors import InvalidSubmission, PermissionDenied, ProcedureError
-from engine.forms.schema import FormDefinition, canonical_cnpj
+from engine.forms.schema import FormDefinition
+from engine.forms.submission import canonical_cnpj
 from engine.parties.case_parties import visible_case_ids
 from engine.parties.models import SupplierCompany
 from engine.parties.party_view import DeadlineFact, Step, TaskFact, next_steps

@@ -8,7 +8,8 @@ from flask import Blueprint, abort, flash, g, redirect, render_template, request
 
 from engine import clock
 from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied, ProcedureError
-from engine.forms.schema import FormDefinition, UploadedFile
+from engine.forms.schema import FormDefinition
+from engine.forms.submission import UploadedFile
 from engine.roles import PARTY_PROXIES
 from engine.runtime import queries
 from engine.store.models import Case, OpenTask
