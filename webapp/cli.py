@@ -106,7 +106,8 @@ def _serve(runtime, host: str, port: int, with_worker: bool) -> None:  # noqa: A
 @click.option("--database-url", envvar="DATABASE_URL", default=None)
 @click.option("--no-serve", is_flag=True, help="Só prepara os dados, sem subir o servidor.")
 def demo(host: str, port: int, database_url: str | None, no_serve: bool) -> None:
-    from webapp.demo.cases import DEMO_PASSWORD, DEMO_USERS, create_demo_cases, ensure_portal_accounts, ensure_users
+    from webapp.demo.accounts import DEMO_PASSWORD, DEMO_USERS, ensure_portal_accounts, ensure_users
+    from webapp.demo.cases import create_demo_cases
 
     runtime = _runtime(database_url)
     runtime.init_db()
