@@ -17,7 +17,9 @@ from engine import clock
 from engine.actors import Actor
 from engine.errors import InvalidSubmission
 from engine.modeling.models import ProcessDraft
-from engine.modeling.sandbox import SAMPLE_CNPJ, SAMPLE_CPF, SandboxError, SandboxManager
+from engine.modeling.sandbox import SandboxError
+from engine.modeling.sandbox_manager import SandboxManager
+from engine.modeling.sandbox_samples import SAMPLE_CNPJ, SAMPLE_CPF
 from engine.modeling.versioning import ProcessCatalog
 from engine.runtime import Runtime
 from engine.store.models import AuditEvent, Case, Deadline, ExternalJob, OpenTask, ProcessDefinition

@@ -13,7 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from engine.modeling.sandbox import SAMPLE_CPF
+from engine.modeling.sandbox_samples import SAMPLE_CPF
 from engine.modeling.versioning import ProcessCatalog
 from engine.runtime import Runtime
 from engine.store.models import AuditEvent, Case, Deadline, OpenTask

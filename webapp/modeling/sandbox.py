@@ -19,7 +19,8 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
-from engine.modeling.sandbox import Sandbox, SandboxError, SandboxManager
+from engine.modeling.sandbox import Sandbox, SandboxError
+from engine.modeling.sandbox_manager import SandboxManager
 from engine.modeling.versioning import ANALYST_ROLE
 from engine.store.protocol import AGENCY_TZ
 from webapp.auth import role_required
