@@ -5,13 +5,13 @@ They share :class:`engine.store.models.Base` (``engine.store.models`` imports th
 setting changes by inserting a newer row (the history says which rule applied to which deadline),
 and a calendar entry is deactivated, keeping who did it and when.
 
-The counting itself lives in :mod:`engine.calendar.service`; this module only holds the data.
+The counting itself lives in :mod:`engine.calendar.rules` (its built-in defaults in
+:mod:`engine.calendar.defaults`); this module only holds the data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy import JSON, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -19,50 +19,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from engine import clock
 from engine.store.models import Base
 
-#: The two ways of counting a deadline (Lei 9.784/1999 art. 66; business days by analogy with CPC art. 219).
-COUNTING_MODES: tuple[str, ...] = ("corridos", "uteis")
-
 #: Kinds of calendar entry an administrator can record for a unit (or for every unit).
 ENTRY_KINDS: dict[str, str] = {
     "feriado_municipal": "feriado municipal",
     "ponto_facultativo": "ponto facultativo",
     "fechamento": "fechamento",
     "suspensao": "suspensão de prazos",
-}
-
-#: Deadlines used when a unit has no setting of its own for a kind: days, mode and legal basis.
-#: Every one of them is a default an administrator can change per unit (see ``CalendarService.set_rule``).
-DEFAULT_DEADLINES: dict[str, dict[str, Any]] = {
-    "cip": {
-        "days": 10,
-        "mode": "corridos",
-        "legal_basis": "CDC (Lei 8.078/1990), art. 55, § 4º — Carta de Informações Preliminares; prazo padrão do órgão",
-    },
-    "defesa": {
-        "days": 20,
-        "mode": "corridos",
-        "legal_basis": "Decreto 2.181/1997, art. 44 (impugnação do auto de infração)",
-    },
-    "recurso": {
-        "days": 10,
-        "mode": "corridos",
-        "legal_basis": "Decreto 2.181/1997, art. 49 (recurso da decisão de primeira instância)",
-    },
-    "pagamento": {
-        "days": 10,
-        "mode": "corridos",
-        "legal_basis": "Decreto 2.181/1997, art. 46, § 2º (recolhimento da multa após a decisão)",
-    },
-    "divida_ativa": {
-        "days": 30,
-        "mode": "corridos",
-        "legal_basis": "Decreto 2.181/1997, art. 55 (inscrição em dívida ativa da multa não recolhida)",
-    },
-    "prazo": {
-        "days": 10,
-        "mode": "corridos",
-        "legal_basis": "Prazo geral do órgão; contagem conforme Lei 9.784/1999, art. 66",
-    },
 }
 
 

@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session, aliased
 
 from engine import clock
 from engine.calendar.models import Unit
-from engine.calendar.service import WorkingCalendar
+from engine.calendar.rules import WorkingCalendar
 from engine.dashboard import aggregates as totals
 from engine.store.models import AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
 

@@ -31,7 +31,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine import clock
 from engine.actors import SYSTEM, Actor
-from engine.calendar.service import CalendarService, DeadlineRule, ensure_default_unit
+from engine.calendar.rules import DeadlineRule
+from engine.calendar.service import CalendarService, ensure_default_unit
 from engine.dashboard import aggregates as dashboard_totals
 from engine.errors import (
     ConflictError,

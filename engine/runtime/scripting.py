@@ -37,7 +37,7 @@ from typing import Any
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 
 from engine import clock
-from engine.calendar.service import DeadlineRule
+from engine.calendar.rules import DeadlineRule
 
 
 @dataclass(frozen=True)

@@ -28,18 +28,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine import clock
-from engine.calendar.models import DEFAULT_DEADLINES, CalendarEntry, DeadlineSetting, Unit
-from engine.calendar.service import (
-    CalendarService,
+from engine.calendar.defaults import DEFAULT_DEADLINES
+from engine.calendar.models import CalendarEntry, DeadlineSetting, Unit
+from engine.calendar.rules import (
     Closure,
     DeadlineRule,
     Suspension,
     UnknownDeadlineKind,
-    UnknownUnit,
     WorkingCalendar,
     default_rule,
-    ensure_default_unit,
 )
+from engine.calendar.service import CalendarService, UnknownUnit, ensure_default_unit
 from engine.errors import NotFound
 from engine.schema import create_schema
 from engine.store.db import make_engine, make_session_factory

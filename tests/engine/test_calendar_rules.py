@@ -2,7 +2,7 @@
 
 Hypothesis generates a unit's calendar (state, municipal holidays, closures, suspensions), a start
 date and a rule; the properties below must hold for every combination. They test the pure
-:class:`engine.calendar.service.WorkingCalendar` only: no database.
+:class:`engine.calendar.rules.WorkingCalendar` only: no database.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.calendar.service import Closure, DeadlineRule, Suspension, WorkingCalendar, format_date
+from engine.calendar.rules import Closure, DeadlineRule, Suspension, WorkingCalendar, format_date
 
 KINDS = ("cip", "defesa", "recurso")
 FIRST_DAY = dt.date(2024, 1, 1)

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 import engine.runtime.commands as runtime_module
 from engine import clock
 from engine.actors import Actor
-from engine.calendar.models import DEFAULT_DEADLINES
+from engine.calendar.defaults import DEFAULT_DEADLINES
 from engine.calendar.service import ensure_default_unit
 from engine.errors import ConflictError, InvalidSubmission, PermissionDenied, TaskNotOpen
 from engine.forms.submission import UploadedFile

@@ -22,7 +22,7 @@ from sqlalchemy import select
 import engine.runtime.commands as runtime_module
 from engine import clock
 from engine.actors import Actor
-from engine.calendar.models import DEFAULT_DEADLINES
+from engine.calendar.defaults import DEFAULT_DEADLINES
 from engine.errors import EngineError, TaskNotOpen
 from engine.runtime import CaseResult, EngineConfig, Runtime
 from engine.store.models import AuditEvent, Case, Deadline, ExternalJob, OpenTask

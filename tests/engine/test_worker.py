@@ -29,7 +29,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine import clock
 from engine.actors import Actor
-from engine.calendar.service import DeadlineRule
+from engine.calendar.rules import DeadlineRule
 from engine.errors import ConflictError
 from engine.runtime import CaseResult, EngineConfig, Runtime, queries
 from engine.store.models import AuditEvent, Case, Deadline, Notification, OpenTask, SchedulerLease

@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from engine import clock
 from engine.actors import Actor
 from engine.calendar.models import CalendarEntry, DeadlineSetting
-from engine.calendar.service import DeadlineRule
+from engine.calendar.rules import DeadlineRule
 from engine.runtime import CaseResult, EngineConfig, Runtime
 from engine.store.models import AuditEvent, Case, Deadline, OpenTask
 from engine.worker.scheduler import DeadlineWorker

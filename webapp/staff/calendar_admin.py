@@ -11,7 +11,8 @@ from flask import Blueprint, flash, g, redirect, render_template, request, url_f
 from sqlalchemy import select
 
 from engine import clock
-from engine.calendar.models import DEFAULT_DEADLINES, ENTRY_KINDS, CalendarEntry, DeadlineSetting, Unit
+from engine.calendar.defaults import DEFAULT_DEADLINES
+from engine.calendar.models import ENTRY_KINDS, CalendarEntry, DeadlineSetting, Unit
 from engine.errors import NotFound
 from engine.store.protocol import AGENCY_TZ
 from webapp.auth import role_required
