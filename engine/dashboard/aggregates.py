@@ -1,7 +1,7 @@
 """Aggregate tables of the managers' dashboard ("Painel") and the code that keeps them current.
 
 Four small tables summarise the projections so that the Painel reads thousands of rows instead of
-millions (see :mod:`engine.dashboard.queries` for why aggregate tables and not materialized views):
+millions (see :mod:`engine.dashboard` for why aggregate tables and not materialized views):
 
 * ``dash_deadline_totals`` — deadlines per period of the local due date x unit x procedure x step x
   kind x outcome ("pendente" while running);

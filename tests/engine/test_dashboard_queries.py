@@ -1,4 +1,4 @@
-"""The managers' dashboard queries (:mod:`engine.dashboard.queries`) checked against a known data set.
+"""The managers' dashboard queries (:mod:`engine.dashboard`) checked against a known data set.
 
 Five complaints are driven through the real engine with the frozen clock, in two units (CAP and
 STS), so that internal SLAs are met on time and late, one CIP deadline goes off, others are still
@@ -30,8 +30,11 @@ import pytest
 from engine import clock
 from engine.actors import Actor
 from engine.calendar.service import ensure_default_unit
-from engine.dashboard import queries as dashboard
-from engine.dashboard.queries import ComplianceRow, Filters
+from engine.dashboard.compliance import compliance, trend
+from engine.dashboard.flow import backlog, flow_times
+from engine.dashboard.live import cases_waiting_on, now_lists, waiting_by_task
+from engine.dashboard.periods import GROUPS, Filters
+from engine.dashboard.rows import ComplianceRow
 from engine.runtime import CaseResult, Runtime
 
 SP = ZoneInfo("America/Sao_Paulo")
@@ -105,43 +108,43 @@ def counts(rows: list[ComplianceRow]) -> dict[str | None, tuple[int, int, int, i
 
 def test_compliance_by_process_step_unit_person(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     with runtime.Session() as session:
-        [row] = dashboard.compliance(session, Filters(), "processo")
+        [row] = compliance(session, Filters(), "processo")
         assert (row.chave, row.rotulo) == ("reclamacao", "Reclamação do consumidor")
         assert (row.no_prazo, row.com_atraso, row.vencidos, row.pendentes, row.cancelados) == (4, 2, 1, 4, 0)
         assert row.encerrados == 7
         assert row.taxa_no_prazo == pytest.approx(4 / 7)
         assert row.as_dict()["taxa_no_prazo"] == pytest.approx(4 / 7)
 
-        assert counts(dashboard.compliance(session, Filters(), "etapa")) == {
+        assert counts(compliance(session, Filters(), "etapa")) == {
             "analisar_reclamacao": (0, 0, 0, 2),
             "atendimento_preliminar": (2, 1, 0, 2),
             "emitir_cip": (1, 1, 0, 0),
             "prazo_cip": (1, 0, 1, 0),
         }
-        assert counts(dashboard.compliance(session, Filters(), "unidade")) == {
+        assert counts(compliance(session, Filters(), "unidade")) == {
             "CAP": (4, 1, 1, 3), "STS": (0, 1, 0, 1)}
-        units = dashboard.compliance(session, Filters(), "unidade")
+        units = compliance(session, Filters(), "unidade")
         assert [r.rotulo for r in units] == ["Procon Capital", "Procon Santos"]
-        people = dashboard.compliance(session, Filters(), "pessoa")
+        people = compliance(session, Filters(), "pessoa")
         assert counts(people) == {"ana": (4, 0, 0, 0), "bia": (0, 0, 0, 1), "caio": (0, 2, 0, 1),
                                   None: (0, 0, 1, 2)}
         assert people[-1].rotulo == "Sem responsável"
 
         # legal deadlines only: the two CIPs, one met and one missed
-        [legal] = dashboard.compliance(session, Filters(kind="legal"), "processo")
+        [legal] = compliance(session, Filters(kind="legal"), "processo")
         assert (legal.no_prazo, legal.com_atraso, legal.vencidos, legal.pendentes) == (1, 0, 1, 0)
         assert legal.taxa_no_prazo == 0.5
-        [internal] = dashboard.compliance(session, Filters(kind="interno"), "processo")
+        [internal] = compliance(session, Filters(kind="interno"), "processo")
         assert (internal.no_prazo, internal.com_atraso, internal.vencidos, internal.pendentes) == (3, 2, 0, 4)
 
 
 def test_compliance_by_period_in_local_time(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     with runtime.Session() as session:
         # E's preliminary service is due on 31/03 (stored as 01/04 02:59 UTC): it counts in March.
-        months = dashboard.compliance(session, Filters(), "periodo_mes")
+        months = compliance(session, Filters(), "periodo_mes")
         assert counts(months) == {"2026-03-01": (4, 2, 1, 2), "2026-04-01": (0, 0, 0, 2)}
         assert [r.rotulo for r in months] == ["03/2026", "04/2026"]
-        weeks = counts(dashboard.compliance(session, Filters(), "periodo_semana"))
+        weeks = counts(compliance(session, Filters(), "periodo_semana"))
         assert weeks == {
             "2026-03-02": (1, 1, 0, 0),  # emitir_cip A (05/03, late), B (04/03)
             "2026-03-09": (2, 1, 1, 0),  # three preliminaries (09/03), B's CIP (13/03)
@@ -150,17 +153,17 @@ def test_compliance_by_period_in_local_time(runtime: Runtime, dataset: dict[str,
             "2026-03-30": (0, 0, 0, 2),  # E (31/03), A's analysis (02/04)
             "2026-04-06": (0, 0, 0, 1),  # B's analysis (06/04)
         }
-        assert [(p.periodo, p.encerrados, p.taxa_no_prazo) for p in dashboard.trend(session, Filters())] == [
+        assert [(p.periodo, p.encerrados, p.taxa_no_prazo) for p in trend(session, Filters())] == [
             ("2026-03-01", 7, pytest.approx(4 / 7)), ("2026-04-01", 0, None)]
         # the period filters the due dates: [09/03, 16/03)
         period = Filters(start=local(3, 9, 0), end=local(3, 16, 0))
-        assert counts(dashboard.compliance(session, period, "processo")) == {"reclamacao": (2, 1, 1, 0)}
+        assert counts(compliance(session, period, "processo")) == {"reclamacao": (2, 1, 1, 0)}
 
 
 def test_now_lists_across_good_friday(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     protocol = {key: result.protocol for key, result in dataset.items()}
     with runtime.Session() as session:
-        lists = dashboard.now_lists(session, Filters(), calendars=runtime.calendars, business_days=2)
+        lists = now_lists(session, Filters(), calendars=runtime.calendars, business_days=2)
     assert lists.hoje == dt.date(2026, 4, 2)
     # two working days after Thursday 02/04: Monday 06/04 and Tuesday 07/04 (Good Friday, weekend)
     assert lists.limite == {"CAP": dt.date(2026, 4, 7), "STS": dt.date(2026, 4, 7)}
@@ -175,9 +178,9 @@ def test_now_lists_across_good_friday(runtime: Runtime, dataset: dict[str, CaseR
     assert lists.as_dict()["atrasados"][0]["protocolo"] == protocol["D"]
 
     with runtime.Session() as session:
-        one_day = dashboard.now_lists(session, Filters(), calendars=runtime.calendars, business_days=0)
+        one_day = now_lists(session, Filters(), calendars=runtime.calendars, business_days=0)
         assert one_day.proximos == []
-        santos = dashboard.now_lists(session, Filters(unit="STS"), calendars=runtime.calendars, business_days=2)
+        santos = now_lists(session, Filters(unit="STS"), calendars=runtime.calendars, business_days=2)
     assert [i.protocolo for i in santos.atrasados] == [protocol["D"]]
     assert santos.vencem_hoje == santos.proximos == []
     assert {i.unidade for i in santos.atrasados} == {"STS"}
@@ -186,36 +189,36 @@ def test_now_lists_across_good_friday(runtime: Runtime, dataset: dict[str, CaseR
 def test_waiting_by_task_and_cases_on_one_element(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     protocol = {key: result.protocol for key, result in dataset.items()}
     with runtime.Session() as session:
-        waiting = dashboard.waiting_by_task(session, "reclamacao")
+        waiting = waiting_by_task(session, "reclamacao")
         assert {k: (w.aguardando, w.atrasados) for k, w in waiting.items()} == {
             "analisar_reclamacao": (2, 0), "atendimento_preliminar": (2, 2)}
         assert waiting["analisar_reclamacao"].titulo == "Analisar reclamação"
-        cap = dashboard.waiting_by_task(session, "reclamacao", unit="CAP")
+        cap = waiting_by_task(session, "reclamacao", unit="CAP")
         assert {k: (w.aguardando, w.atrasados) for k, w in cap.items()} == {
             "analisar_reclamacao": (2, 0), "atendimento_preliminar": (1, 1)}
-        assert dashboard.waiting_by_task(session, "reclamacao", unit="XYZ") == {}
-        assert dashboard.waiting_by_task(session, "audiencia") == {}
-        cases = dashboard.cases_waiting_on(session, "reclamacao", "atendimento_preliminar")
+        assert waiting_by_task(session, "reclamacao", unit="XYZ") == {}
+        assert waiting_by_task(session, "audiencia") == {}
+        cases = cases_waiting_on(session, "reclamacao", "atendimento_preliminar")
         assert [(c.protocolo, c.responsavel, c.fila, c.atrasado) for c in cases] == [
             (protocol["D"], None, "atendente", True), (protocol["E"], "caio", "atendente", True)]
-        santos = dashboard.cases_waiting_on(session, "reclamacao", "atendimento_preliminar", unit="STS")
+        santos = cases_waiting_on(session, "reclamacao", "atendimento_preliminar", unit="STS")
         assert [c.protocolo for c in santos] == [protocol["D"]]
 
 
 def test_unit_filter_never_shows_another_unit(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     with runtime.Session() as session:
-        for group in dashboard.GROUPS:
-            santos = dashboard.compliance(session, Filters(unit="STS"), group)
-            capital = dashboard.compliance(session, Filters(unit="CAP"), group)
-            total = dashboard.compliance(session, Filters(), group)
+        for group in GROUPS:
+            santos = compliance(session, Filters(unit="STS"), group)
+            capital = compliance(session, Filters(unit="CAP"), group)
+            total = compliance(session, Filters(), group)
             assert sum(r.encerrados + r.pendentes for r in santos) == 2
             assert sum(r.encerrados + r.pendentes for r in capital) == 9
             assert sum(r.encerrados + r.pendentes for r in total) == 11
-        assert counts(dashboard.compliance(session, Filters(unit="STS"), "unidade")) == {"STS": (0, 1, 0, 1)}
-        assert counts(dashboard.compliance(session, Filters(unit="STS"), "pessoa")) == {
+        assert counts(compliance(session, Filters(unit="STS"), "unidade")) == {"STS": (0, 1, 0, 1)}
+        assert counts(compliance(session, Filters(unit="STS"), "pessoa")) == {
             "caio": (0, 1, 0, 0), None: (0, 0, 0, 1)}
-        assert dashboard.compliance(session, Filters(unit="XYZ"), "processo") == []
-        flow = dashboard.flow_times(session, Filters(unit="STS"))
+        assert compliance(session, Filters(unit="XYZ"), "processo") == []
+        flow = flow_times(session, Filters(unit="STS"))
         assert [(b.periodo, b.abertos, b.encerrados) for b in flow.backlog] == [("2026-03-01", 2, 1)]
         assert [(s.chave, s.quantidade) for s in flow.por_etapa] == [
             ("atendimento_preliminar", 1), ("registrar_reclamacao", 2)]
@@ -223,7 +226,7 @@ def test_unit_filter_never_shows_another_unit(runtime: Runtime, dataset: dict[st
 
 def test_flow_times_and_backlog(runtime: Runtime, dataset: dict[str, CaseResult]) -> None:
     with runtime.Session() as session:
-        flow = dashboard.flow_times(session, Filters())
+        flow = flow_times(session, Filters())
     steps = {s.chave: s for s in flow.por_etapa}
     # preliminary service: ready at the case's start (its SLA's starts_at); B after 1 h, A after
     # 24 h, C after 10 days (240 h)
@@ -245,7 +248,7 @@ def test_flow_times_and_backlog(runtime: Runtime, dataset: dict[str, CaseResult]
     assert [(b.periodo, b.abertos, b.encerrados) for b in flow.backlog] == [("2026-03-01", 5, 1)]
     assert flow.as_dict()["backlog"] == [{"periodo": "2026-03-01", "abertos": 5, "encerrados": 1}]
     with runtime.Session() as session:
-        weekly = dashboard.backlog(session, Filters(), "semana")
+        weekly = backlog(session, Filters(), "semana")
     assert [(b.periodo, b.abertos, b.encerrados) for b in weekly] == [
         ("2026-03-02", 3, 0), ("2026-03-09", 0, 1), ("2026-03-16", 1, 0), ("2026-03-23", 1, 0)]
 

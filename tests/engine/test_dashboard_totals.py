@@ -14,9 +14,10 @@ from sqlalchemy import event, select
 
 from engine.actors import Actor
 from engine.dashboard import aggregates as dashboard_models
-from engine.dashboard import queries as dashboard
 from engine.dashboard.aggregates import DeadlineTotal, PersonTotal
-from engine.dashboard.queries import Filters
+from engine.dashboard.compliance import _compliance_live, compliance, trend
+from engine.dashboard.flow import backlog, flow_times
+from engine.dashboard.periods import GROUPS, Filters, cover, split_period
 from engine.runtime import CaseResult, Runtime
 from engine.store.models import Case, OpenTask
 from tests.engine.test_dashboard_queries import counts, dataset, local  # noqa: F401 - the known data set (fixture)
@@ -76,17 +77,17 @@ def test_dashboard_reads_the_aggregates_not_the_deadlines(runtime: Runtime, data
     event.listen(runtime.db, "before_cursor_execute", capture)
     try:
         with runtime.Session() as session:
-            for group in dashboard.GROUPS:
-                dashboard.compliance(session, Filters(), group)
-            dashboard.trend(session, Filters(), "semana")
+            for group in GROUPS:
+                compliance(session, Filters(), group)
+            trend(session, Filters(), "semana")
             # custom periods of whole days: months, weeks and days of the aggregates, no projection read
             for start, end in ((local(3, 1, 0), local(5, 1, 0)), (local(2, 26, 0), local(4, 3, 0)),
                                (local(3, 11, 0), local(3, 12, 0))):
                 period = Filters(start=start, end=end)
-                dashboard.flow_times(session, period)
-                for group in dashboard.GROUPS:
-                    dashboard.compliance(session, period, group)
-                dashboard.backlog(session, period, "semana")
+                flow_times(session, period)
+                for group in GROUPS:
+                    compliance(session, period, group)
+                backlog(session, period, "semana")
     finally:
         event.remove(runtime.db, "before_cursor_execute", capture)
     assert statements
@@ -114,13 +115,13 @@ def test_custom_periods_equal_the_projections(runtime: Runtime, dataset: dict[st
         for unit in (None, "CAP", "STS"):
             for kind in (None, "legal", "interno"):
                 filters = Filters(unit=unit, start=period[0], end=period[1], kind=kind)
-                for group in dashboard.GROUPS:
-                    expected = counts(dashboard._compliance_live(session, filters, group))
-                    assert counts(dashboard.compliance(session, filters, group)) == expected, (filters, group)
+                for group in GROUPS:
+                    expected = counts(_compliance_live(session, filters, group))
+                    assert counts(compliance(session, filters, group)) == expected, (filters, group)
             filters = Filters(unit=unit, start=period[0], end=period[1])
             for bucket in ("semana", "mes"):
-                got = [(b.periodo, b.abertos, b.encerrados) for b in dashboard.backlog(session, filters, bucket)]
-                live = dashboard.split_period(None, None, bucket)
+                got = [(b.periodo, b.abertos, b.encerrados) for b in backlog(session, filters, bucket)]
+                live = split_period(None, None, bucket)
                 assert live.edges == ()
                 opened: Counter[str] = Counter()
                 closed: Counter[str] = Counter()
@@ -138,7 +139,7 @@ def test_claims_and_reassignments_move_the_running_counts(runtime: Runtime,
                                                           dataset: dict[str, CaseResult]) -> None:  # noqa: F811
     def people() -> dict[str | None, tuple[int, int, int, int]]:
         with runtime.Session() as session:
-            return counts(dashboard.compliance(session, Filters(), "pessoa"))
+            return counts(compliance(session, Filters(), "pessoa"))
 
     assert people()["bia"] == (0, 0, 0, 1)
     a = dataset["A"]
@@ -156,28 +157,28 @@ def test_claims_and_reassignments_move_the_running_counts(runtime: Runtime,
 
 
 def test_cover_uses_months_weeks_and_days() -> None:
-    period = dashboard.cover(local(2, 20, 0), local(4, 3, 0))
+    period = cover(local(2, 20, 0), local(4, 3, 0))
     # the week of 23/02 ends on 01/03, inside March: the February edge is read as its 9 days
     assert period.pieces == (("mes", "2026-03-01", "2026-04-01"), ("dia", "2026-02-20", "2026-03-01"),
                              ("dia", "2026-04-01", "2026-04-03"))
-    long_edge = dashboard.cover(local(3, 3, 0), local(4, 1, 0))
+    long_edge = cover(local(3, 3, 0), local(4, 1, 0))
     assert long_edge.pieces == (("semana", "2026-03-09", "2026-03-30"), ("dia", "2026-03-03", "2026-03-09"),
                                 ("dia", "2026-03-30", "2026-04-01"))
     assert period.live == ()
-    odd = dashboard.cover(local(3, 11, 15), None)
+    odd = cover(local(3, 11, 15), None)
     assert odd.live == ((local(3, 11, 15), local(3, 12, 0)),)
     assert odd.pieces[0] == ("mes", "2026-04-01", None)
-    assert dashboard.cover(None, None).pieces == (("tudo", None, None),)
-    assert dashboard.cover(None, None, whole=False).pieces == (("mes", None, None),)
+    assert cover(None, None).pieces == (("tudo", None, None),)
+    assert cover(None, None, whole=False).pieces == (("mes", None, None),)
 
 
 def test_split_period_keys() -> None:
-    split = dashboard.split_period(local(2, 20, 0), local(4, 3, 0), "mes")
+    split = split_period(local(2, 20, 0), local(4, 3, 0), "mes")
     assert (split.lo, split.hi) == ("2026-03-01", "2026-04-01")
     assert split.edges == ((local(2, 20, 0), local(3, 1, 0)), (local(4, 1, 0), local(4, 3, 0)))
-    whole = dashboard.split_period(local(3, 1, 0), local(4, 1, 0), "mes")
+    whole = split_period(local(3, 1, 0), local(4, 1, 0), "mes")
     assert whole.edges == () and (whole.lo, whole.hi) == ("2026-03-01", "2026-04-01")
-    week = dashboard.split_period(local(3, 10, 0), local(3, 12, 0), "semana")
+    week = split_period(local(3, 10, 0), local(3, 12, 0), "semana")
     assert week.empty and week.edges == ((local(3, 10, 0), local(3, 12, 0)),)
     assert dashboard_models.duration_bucket(59) == 0 and dashboard_models.duration_bucket(60) == 1
 

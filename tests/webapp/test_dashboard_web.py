@@ -13,8 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from engine.dashboard import queries as dashboard
-from engine.dashboard.queries import Filters
+from engine.dashboard import live
+from engine.dashboard.compliance import compliance
+from engine.dashboard.compliance import trend as compliance_trend
+from engine.dashboard.live import now_lists
+from engine.dashboard.periods import GROUPS, Filters
 from engine.runtime import CaseResult, Runtime
 from engine.store.models import AuditEvent, OpenTask
 from tests.engine.test_dashboard_queries import dataset  # noqa: F401 - the known data set (fixture)
@@ -85,12 +88,12 @@ def test_non_managers_get_403(app: Flask) -> None:
     assert app.test_client().get("/painel/").status_code == 302  # anonymous: to the login page
 
 
-@pytest.mark.parametrize("group", dashboard.GROUPS)
+@pytest.mark.parametrize("group", GROUPS)
 def test_numbers_match_the_engine(app: Flask, runtime: Runtime, group: str) -> None:
     html = page(client_for(app, "root"), f"/painel/?agrupar={group}")
     with runtime.Session() as session:
-        rows = dashboard.compliance(session, Filters(), group)
-        trend = dashboard.trend(session, Filters())
+        rows = compliance(session, Filters(), group)
+        trend = compliance_trend(session, Filters())
     assert table(html, "tabela-conformidade") == [
         [r.rotulo, str(r.no_prazo), str(r.com_atraso), str(r.vencidos), str(r.pendentes), str(r.cancelados),
          str(r.encerrados), pct(r.taxa_no_prazo)] for r in rows]
@@ -282,7 +285,7 @@ def test_claim_for_someone_is_audited_and_checked(app: Flask, runtime: Runtime, 
             "gil", dataset["B"].case_id, None, "bia")
         assert "Bia cobre a fila hoje" in event.description
         # the Painel's person counts follow: Bia now holds two running deadlines
-        people = {r.chave: r.pendentes for r in dashboard.compliance(session, Filters(unit="CAP"), "pessoa")}
+        people = {r.chave: r.pendentes for r in compliance(session, Filters(unit="CAP"), "pessoa")}
         assert people["bia"] == 2
     # already held: refused, pointing to "Redistribuir"
     text = gil.post("/painel/atribuir", data={"csrf_token": token, "tarefa": b_task, "para": "bia"},
@@ -307,7 +310,7 @@ def test_custom_period_and_weekly_trend(app: Flask, runtime: Runtime, dataset: D
     with runtime.Session() as session:
         period = Filters(start=dt.datetime(2026, 3, 2, 3, tzinfo=dt.UTC),
                          end=dt.datetime(2026, 3, 21, 3, tzinfo=dt.UTC))
-        weeks = dashboard.trend(session, period, "semana")
+        weeks = compliance_trend(session, period, "semana")
     assert [p.periodo for p in weeks] == ["2026-03-02", "2026-03-09", "2026-03-16"]
     assert table(html, "tabela-tendencia") == [[p.rotulo, str(p.encerrados), str(p.no_prazo), pct(p.taxa_no_prazo)]
                                                for p in weeks]
@@ -348,11 +351,11 @@ def test_every_list_has_a_csv_and_every_chart_a_table(app: Flask, dataset: Data)
 def test_now_lists_stop_at_the_limit_and_say_so(app: Flask, runtime: Runtime, dataset: Data,  # noqa: F811
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     with runtime.Session() as session:
-        one = dashboard.now_lists(session, Filters(), calendars=runtime.calendars, limit=1)
+        one = now_lists(session, Filters(), calendars=runtime.calendars, limit=1)
     assert [i.protocolo for i in one.atrasados] == [dataset["D"].protocol]
     assert one.totais == {"atrasados": 2, "vencem_hoje": 1, "proximos": 1}
-    monkeypatch.setattr(dashboard, "NOW_LIMIT", 1)
-    monkeypatch.setattr(dashboard.now_lists, "__kwdefaults__", {**dashboard.now_lists.__kwdefaults__, "limit": 1})
+    monkeypatch.setattr(live, "NOW_LIMIT", 1)
+    monkeypatch.setattr(now_lists, "__kwdefaults__", {**now_lists.__kwdefaults__, "limit": 1})
     root = client_for(app, "root")
     html = page(root, "/painel/")
     assert "Atrasados (mais antigos primeiro) (2)" in html

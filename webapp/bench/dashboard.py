@@ -13,7 +13,7 @@ the scale of a whole state.
    ``cases.state`` is a placeholder (``"{}"``): the dashboard, the inbox and the case page read only
    the projections and the aggregates and never deserialize a workflow.
 2. Measures, after a warm-up and with several repetitions (median), every query the Painel page runs
-   (engine.dashboard.queries: compliance by each grouping, trend, now lists, flow times with backlog, the
+   (engine.dashboard: compliance by each grouping, trend, now lists, flow times with backlog, the
    heat map) for one unit, for all units, and for all units over a custom 100-day period. A view is
    one page load: compliance (one grouping) + trend + now lists + flow times + heat map;
    ``dashboard_ms`` is the slowest view.
@@ -43,8 +43,11 @@ from sqlalchemy import func, insert, select
 
 from engine import clock
 from engine.calendar.service import ensure_default_unit
-from engine.dashboard import queries as dq
-from engine.dashboard.aggregates import DeadlineFacts, Totals
+from engine.dashboard.aggregates import TZ, DeadlineFacts, Totals
+from engine.dashboard.compliance import compliance, trend
+from engine.dashboard.flow import flow_times
+from engine.dashboard.live import now_lists, waiting_by_task
+from engine.dashboard.periods import GROUPS, Filters
 from engine.runtime import EngineConfig, Runtime, queries
 from engine.store.models import AuditEvent, Case, Deadline, OpenTask, ProcessDefinition
 from tasks.registry import default_registry
@@ -253,10 +256,10 @@ def _generate(runtime: Runtime, count: int, definitions: dict[str, int], progres
 
 def _custom_period() -> tuple[dt.datetime, dt.datetime]:
     """A custom period as a manager types it (de / até): the last 100 days, not aligned on months."""
-    today = clock.now().astimezone(dq.totals.TZ).date()
+    today = clock.now().astimezone(TZ).date()
 
     def midnight(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time.min, tzinfo=dq.totals.TZ).astimezone(dt.UTC)
+        return dt.datetime.combine(day, dt.time.min, tzinfo=TZ).astimezone(dt.UTC)
 
     return midnight(today - dt.timedelta(days=100)), midnight(today + dt.timedelta(days=1))
 
@@ -264,16 +267,16 @@ def _custom_period() -> tuple[dt.datetime, dt.datetime]:
 def _scope_times(runtime: Runtime, unit: str | None, repeat: int, custom: bool = False) -> dict[str, float]:
     """Median ms of every Painel query for one unit (``None``: all units), optionally over a custom period."""
     start, end = _custom_period() if custom else (None, None)
-    filters = dq.Filters(unit=unit, start=start, end=end)
+    filters = Filters(unit=unit, start=start, end=end)
     times: dict[str, float] = {}
     with runtime.Session() as session:
-        for group in dq.GROUPS:
-            times[f"compliance_{group}"] = _timed(lambda g=group: dq.compliance(session, filters, g), repeat)
-        times["trend"] = _timed(lambda: dq.trend(session, filters, "mes"), repeat)
+        for group in GROUPS:
+            times[f"compliance_{group}"] = _timed(lambda g=group: compliance(session, filters, g), repeat)
+        times["trend"] = _timed(lambda: trend(session, filters, "mes"), repeat)
         times["now_lists"] = _timed(
-            lambda: dq.now_lists(session, filters, calendars=runtime.calendars, business_days=3), repeat)
-        times["flow_times"] = _timed(lambda: dq.flow_times(session, filters), repeat)
-        times["waiting_by_task"] = _timed(lambda: dq.waiting_by_task(session, PROCESS_IDS[0], unit), repeat)
+            lambda: now_lists(session, filters, calendars=runtime.calendars, business_days=3), repeat)
+        times["flow_times"] = _timed(lambda: flow_times(session, filters), repeat)
+        times["waiting_by_task"] = _timed(lambda: waiting_by_task(session, PROCESS_IDS[0], unit), repeat)
     return times
 
 
@@ -285,7 +288,7 @@ def _dashboard(runtime: Runtime, repeat: int) -> tuple[float, str, dict[str, dic
                                 ("todas_periodo_100_dias", None, True)):
         times = _scope_times(runtime, unit, repeat, custom)
         common = times["trend"] + times["now_lists"] + times["flow_times"] + times["waiting_by_task"]
-        for group in dq.GROUPS:
+        for group in GROUPS:
             view = common + times[f"compliance_{group}"]
             if view > slowest:
                 slowest, slowest_view = view, f"{scope}:{group}"

@@ -19,7 +19,11 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 from sqlalchemy import and_, func, or_, select
 
 from engine.calendar.models import Unit
-from engine.dashboard import queries
+from engine.dashboard.compliance import compliance, trend
+from engine.dashboard.flow import backlog, flow_times
+from engine.dashboard.live import cases_waiting_on, now_lists, waiting_by_task
+from engine.dashboard.periods import GROUP_LABELS, GROUPS, KINDS, Filters
+from engine.dashboard.rows import NowItem
 from engine.errors import EngineError
 from engine.store.models import Case, Deadline, OpenTask, ProcessDefinition, User
 from engine.store.protocol import AGENCY_TZ
@@ -64,7 +68,7 @@ def _unit() -> str | None:
     return g.user.unit
 
 
-def _read_filters() -> tuple[queries.Filters, dict[str, Any], list[str]]:
+def _read_filters() -> tuple[Filters, dict[str, Any], list[str]]:
     """The engine filters, the values as typed (for the form and links) and the problems found."""
     args = request.args
     errors: list[str] = []
@@ -81,11 +85,11 @@ def _read_filters() -> tuple[queries.Filters, dict[str, Any], list[str]]:
     except ValueError as error:
         errors.append(str(error))
     kind = args.get("tipo") or None
-    if kind is not None and kind not in queries.KINDS:
+    if kind is not None and kind not in KINDS:
         errors.append("Tipo de prazo inválido: use legal ou interno.")
         kind = None
     group = args.get("agrupar") or "processo"
-    if group not in queries.GROUPS:
+    if group not in GROUPS:
         errors.append("Agrupamento inválido.")
         group = "processo"
     days_text = (args.get("dias") or "").strip()
@@ -103,7 +107,7 @@ def _read_filters() -> tuple[queries.Filters, dict[str, Any], list[str]]:
         errors.append("Período da evolução inválido: use semana ou mes.")
         bucket = "mes"
     process = (args.get("processo") or "").strip() or None
-    filters = queries.Filters(unit=_unit(), process_id=process, start=start, end=end, kind=kind)
+    filters = Filters(unit=_unit(), process_id=process, start=start, end=end, kind=kind)
     values = {"processo": process or "", "unidade": filters.unit or "", "de": de, "ate": ate,
               "tipo": kind or "", "agrupar": group, "dias": days, "periodo": bucket}
     return filters, values, errors
@@ -143,7 +147,7 @@ def _people(unit: str | None) -> list[User]:
     return list(db_session().scalars(query))
 
 
-def _task_ids(items: list[queries.NowItem]) -> dict[int, str]:
+def _task_ids(items: list[NowItem]) -> dict[int, str]:
     """Deadline id → id of the open task that holds it (for the reassign checkboxes)."""
     ids = [i.deadline_id for i in items]
     if not ids:
@@ -166,23 +170,23 @@ def index() -> Any:
     for error in errors:
         flash(error, "erro")
     session = db_session()
-    rows = queries.compliance(session, filters, values["agrupar"])
-    trend = queries.trend(session, filters, values["periodo"])
-    now = queries.now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"])
+    rows = compliance(session, filters, values["agrupar"])
+    points = trend(session, filters, values["periodo"])
+    now = now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"])
     task_ids = _task_ids(now.atrasados + now.vencem_hoje + now.proximos)
-    flow = queries.flow_times(session, filters, values["periodo"])
+    flow = flow_times(session, filters, values["periodo"])
     processes = _processes()
     diagram_process = values["processo"] or (processes[0][0] if processes else "")
-    waiting = queries.waiting_by_task(session, diagram_process, filters.unit) if diagram_process else {}
+    waiting = waiting_by_task(session, diagram_process, filters.unit) if diagram_process else {}
     units = list(session.scalars(select(Unit).order_by(Unit.code))) if _is_admin() else []
     chart = {"grupos": [{"rotulo": r.rotulo, "taxa": r.taxa_no_prazo} for r in rows],
-             "tendencia": [{"rotulo": p.rotulo, "taxa": p.taxa_no_prazo} for p in trend]}
+             "tendencia": [{"rotulo": p.rotulo, "taxa": p.taxa_no_prazo} for p in points]}
     return render_template(
-        "dashboard.html", rows=rows, trend=trend, now=now, task_ids=task_ids, flow=flow, values=values,
+        "dashboard.html", rows=rows, trend=points, now=now, task_ids=task_ids, flow=flow, values=values,
         query=_query_args(values), processes=processes, diagram_process=diagram_process,
         waiting={k: w.as_dict() for k, w in waiting.items()}, units=units, is_admin=_is_admin(),
-        people=_people(filters.unit), group_label=queries.GROUP_LABELS[values["agrupar"]], chart=chart,
-        kinds=queries.KINDS, groups=queries.GROUP_LABELS, trend_buckets=TREND_BUCKETS)
+        people=_people(filters.unit), group_label=GROUP_LABELS[values["agrupar"]], chart=chart,
+        kinds=KINDS, groups=GROUP_LABELS, trend_buckets=TREND_BUCKETS)
 
 
 @bp.route("/diagrama/<process_id>.xml")
@@ -202,7 +206,7 @@ def step() -> Any:
     process, element = request.args.get("processo", ""), request.args.get("elemento", "")
     if not process or not element:
         abort(404)
-    cases = queries.cases_waiting_on(db_session(), process, element, filters.unit)
+    cases = cases_waiting_on(db_session(), process, element, filters.unit)
     task_ids = dict(db_session().execute(
         select(OpenTask.case_id, OpenTask.task_id).where(OpenTask.case_id.in_([c.case_id for c in cases]),
                                                          OpenTask.spec_name == element)).all()) if cases else {}
@@ -305,45 +309,45 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _export_rows(lista: str, filters: queries.Filters, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+def _export_rows(lista: str, filters: Filters, values: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     session = db_session()
     if lista == "conformidade":
-        rows = queries.compliance(session, filters, values["agrupar"])
+        rows = compliance(session, filters, values["agrupar"])
         header = ["chave", "grupo", "no_prazo", "com_atraso", "vencidos", "pendentes", "cancelados", "encerrados",
                   "taxa_no_prazo"]
         return header, [[r.chave, r.rotulo, r.no_prazo, r.com_atraso, r.vencidos, r.pendentes, r.cancelados,
                          r.encerrados, r.taxa_no_prazo] for r in rows]
     if lista == "tendencia":
-        points = queries.trend(session, filters, values["periodo"])
+        points = trend(session, filters, values["periodo"])
         return (["periodo", "rotulo", "encerrados", "no_prazo", "taxa_no_prazo"],
                 [[p.periodo, p.rotulo, p.encerrados, p.no_prazo, p.taxa_no_prazo] for p in points])
     if lista in ("atrasados", "hoje", "proximos"):
-        now = queries.now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"],
-                                limit=None)
+        now = now_lists(session, filters, calendars=runtime().calendars, business_days=values["dias"],
+                        limit=None)
         items = {"atrasados": now.atrasados, "hoje": now.vencem_hoje, "proximos": now.proximos}[lista]
         header = ["protocolo", "unidade", "processo", "tarefa", "prazo", "tipo", "com", "vencimento", "dias_atraso",
                   "dias_uteis_restantes"]
         return header, [[i.protocolo, i.unidade, i.processo, i.tarefa, i.prazo, i.tipo, i.com, i.vencimento,
                          i.dias_atraso, i.dias_uteis_restantes] for i in items]
     if lista in ("tempos", "tempos_processo", "duracao_casos"):
-        flow = queries.flow_times(session, filters, values["periodo"])
+        flow = flow_times(session, filters, values["periodo"])
         stats = {"tempos": flow.por_etapa, "tempos_processo": flow.por_processo,
                  "duracao_casos": flow.duracao_casos}[lista]
         return (["chave", "quantidade", "media_horas", "mediana_horas", "p90_horas"],
                 [[s.chave, s.quantidade, s.media_horas, s.mediana_horas, s.p90_horas] for s in stats])
     if lista == "backlog":
-        points = queries.backlog(session, filters, values["periodo"])
+        points = backlog(session, filters, values["periodo"])
         return ["periodo", "abertos", "encerrados"], [[p.periodo, p.abertos, p.encerrados] for p in points]
     if lista == "espera":
         if not values["processo"]:
             abort(404)
-        waiting = queries.waiting_by_task(session, values["processo"], filters.unit)
+        waiting = waiting_by_task(session, values["processo"], filters.unit)
         return (["elemento", "etapa", "aguardando", "atrasados"],
                 [[w.elemento, w.titulo, w.aguardando, w.atrasados] for w in waiting.values()])
     element = request.args.get("elemento", "")
     if not values["processo"] or not element:
         abort(404)
-    cases = queries.cases_waiting_on(session, values["processo"], element, filters.unit)
+    cases = cases_waiting_on(session, values["processo"], element, filters.unit)
     return (["protocolo", "unidade", "caso", "tarefa", "responsavel", "fila", "vencimento", "atrasado", "desde"],
             [[c.protocolo, c.unidade, c.titulo_caso, c.tarefa, c.responsavel, c.fila, c.due_at, c.atrasado, c.desde]
              for c in cases])
