@@ -20,8 +20,10 @@ zone), which is what a BPMN ``timeDate`` needs. It also records how it was count
 being evaluated (``internal_data['prazo']``), so the deadline projection can show the legal basis
 and a later suspension can recount it.
 
-Scripts are trusted code (only analysts deploy diagrams, and every deploy is audited), but they
-get this small, explicit set of names rather than the engine's internals.
+Diagram code is not trusted: it runs in the restricted evaluator (:mod:`engine.runtime.restricted`), with
+these helpers, ``dado``/``existe``, dates, ``Decimal`` and an allow-list of builtins as its only names, no
+imports, no attribute starting with ``_``, and bounded time and size. What the evaluator refuses at run
+time becomes a ``WorkflowTaskException`` naming the task, with the reason in Portuguese.
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 
 from engine import clock
 from engine.calendar.rules import DeadlineRule
+from engine.runtime.restricted import RestrictedEnvironment
+from engine.runtime.restricted_guards import TIME_LIMIT_SECONDS, ScriptRefused
 
 
 @dataclass(frozen=True)
@@ -156,15 +161,34 @@ SCRIPT_GLOBALS: dict[str, object] = {"prazo": prazo, "prazo_dias": prazo_dias, "
 
 
 class ProconScriptEngine(PythonScriptEngine):
-    """SpiffWorkflow's engine, remembering which task an expression is evaluated for."""
+    """SpiffWorkflow's engine on the restricted environment, remembering which task an expression is
+    evaluated for, and saying in Portuguese what the evaluator refused."""
 
     def evaluate(self, task: Any, expression: str, external_context: Any = None) -> Any:
         token = _CURRENT_TASK.set(task)
         try:
             return super().evaluate(task, expression, external_context)
+        except WorkflowTaskException as error:
+            _raise_if_refused(error, task, f"Expressão recusada ({expression})")
+            raise
         finally:
             _CURRENT_TASK.reset(token)
 
+    def execute(self, task: Any, script: str, external_context: Any = None) -> Any:
+        try:
+            return super().execute(task, script, external_context)
+        except WorkflowTaskException as error:
+            _raise_if_refused(error, task, "Script recusado")
+            raise
 
-def make_script_engine() -> PythonScriptEngine:
-    return ProconScriptEngine(environment=TaskDataEnvironment(dict(SCRIPT_GLOBALS)))
+
+def _raise_if_refused(error: WorkflowTaskException, task: Any, what: str) -> None:
+    """When the evaluator refused the code, an error saying what it refused (SpiffWorkflow's own message
+    would only say that the expression failed)."""
+    cause = error.__context__
+    if isinstance(cause, ScriptRefused):
+        raise WorkflowTaskException(f"{what}: {cause}", task=task, exception=cause, line_number=cause.line) from cause
+
+
+def make_script_engine(time_limit: float = TIME_LIMIT_SECONDS) -> PythonScriptEngine:
+    return ProconScriptEngine(environment=RestrictedEnvironment(dict(SCRIPT_GLOBALS), time_limit=time_limit))

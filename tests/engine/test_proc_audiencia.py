@@ -396,7 +396,7 @@ def test_rescheduled_on_request_then_held(runtime: Runtime, frozen_clock: clock.
 
 # -- called by a complaint ---------------------------------------------------------------------------------
 def caller_bpmn(inputs: Mapping[str, Any]) -> bytes:
-    code = escape(f"globals().update({dict(inputs)!r})")
+    code = escape("\n".join(f"{name} = {value!r}" for name, value in inputs.items()))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"

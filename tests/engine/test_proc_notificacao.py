@@ -70,7 +70,7 @@ PRESUMED_DUE = end_of_day(dt.date(2026, 3, 12))
 # -- a caller: a script with the caller's data, then the call activity -----------------------------------
 def caller_bpmn(inputs: Mapping[str, Any], process_id: str = CALLER, called: str = PROCESS) -> bytes:
     """A minimal procedure that sets ``inputs`` and calls ``called``, as a complaint or a hearing would."""
-    code = escape(f"globals().update({dict(inputs)!r})")
+    code = escape("\n".join(f"{name} = {value!r}" for name, value in inputs.items()))
     return f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
     xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC"
