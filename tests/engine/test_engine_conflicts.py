@@ -425,7 +425,7 @@ def test_concurrent_registrations_get_distinct_protocols(
         runtime: Runtime, make_runtime: Callable[[], Runtime], monkeypatch: pytest.MonkeyPatch,
         atendente: Actor, atendente2: Actor, complaint: dict[str, str]) -> None:
     """Two first registrations of the year at once: the protocol sequence row is created once."""
-    import engine.runtime.commands as runtime_module
+    import engine.runtime.cases as runtime_module
 
     web1, web2 = make_runtime(), make_runtime()
     barrier = threading.Barrier(2, timeout=20)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-import engine.runtime.commands as runtime_module
+import engine.runtime.cycle as runtime_module
 from engine import clock
 from engine.actors import Actor
 from engine.calendar.defaults import DEFAULT_DEADLINES

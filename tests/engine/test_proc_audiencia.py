@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
-import engine.runtime.commands as runtime_module
+import engine.runtime.cycle as runtime_module
 from engine import clock
 from engine.actors import Actor
 from engine.errors import PermissionDenied
