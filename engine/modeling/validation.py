@@ -2,7 +2,10 @@
 
 A diagram is deployable when SpiffWorkflow parses it, every user task names a form that exists
 and a role (its lane or ``camunda:candidateGroups``), every lane maps to a role, every service task
-has a handler, and every condition, script and timer expression compiles.
+has a handler, and every expression — script tasks, pre/post scripts, gateway conditions, timer and
+event expressions, ``camunda:dueDate``, multi-instance cardinality and completion, service-task
+parameters — compiles under the restricted evaluator (:func:`engine.runtime.restricted.check`), so an
+analyst learns at "Validar" what would be refused at run time. Embedded subprocesses are checked too.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.script_task import ScriptTask
 from SpiffWorkflow.bpmn.specs.mixins.service_task import ServiceTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -24,6 +28,7 @@ from SpiffWorkflow.specs.MultiChoice import MultiChoice
 from engine.forms.schema import FormRegistry
 from engine.modeling.parsing import ExternalServiceTask, ProconBpmnParser, parse_xml
 from engine.roles import ROLES, role_for_lane
+from engine.runtime.restricted import check
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -120,12 +125,60 @@ def parse_file(content: bytes, filename: str, library: Mapping[str, bytes] | Non
     return ParsedFile(filename, tree, parser, process_ids), []
 
 
-def _compile(expression: str, mode: str) -> str | None:
-    try:
-        compile(expression, "<diagrama>", mode)
-    except SyntaxError as error:
-        return f"{error.msg} (linha {error.lineno})"
-    return None
+def _check_expressions(task_spec: Any, problem: Any) -> None:
+    """Every expression of one task spec, as the restricted evaluator would compile it."""
+    name = task_spec.name
+
+    def expression(source: Any, mode: str, invalid: str, refused: str) -> None:
+        if not isinstance(source, str) or not source.strip():
+            return
+        refusal = check(source, mode)
+        if refusal is not None:
+            problem(name, f"{invalid if refusal.syntax else refused}: {refusal}")
+
+    if isinstance(task_spec, UserTask):
+        expression(task_spec.extensions.get("dueDate"), "eval", "Expressão de prazo (camunda:dueDate) inválida",
+                   "Expressão de prazo (camunda:dueDate) não permitida")
+    if isinstance(task_spec, ScriptTask):
+        expression(task_spec.script, "exec", "Erro de sintaxe no script", "Script não permitido")
+    expression(getattr(task_spec, "prescript", None), "exec", "Erro de sintaxe no pré-script (preScript)",
+               "Pré-script (preScript) não permitido")
+    expression(getattr(task_spec, "postscript", None), "exec", "Erro de sintaxe no pós-script (postScript)",
+               "Pós-script (postScript) não permitido")
+    if isinstance(task_spec, MultiChoice):
+        for condition, target in task_spec.cond_task_specs:
+            if condition is not None:
+                expression(condition.args[0], "eval", f"Condição inválida no fluxo para '{target}'",
+                           f"Condição não permitida no fluxo para '{target}'")
+    event = getattr(task_spec, "event_definition", None)
+    if isinstance(event, TimerEventDefinition):
+        expression(event.expression, "eval", "Expressão de temporizador inválida",
+                   "Expressão de temporizador não permitida")
+    elif event is not None:
+        expression(getattr(event, "expression", None), "eval", "Expressão do evento inválida",
+                   "Expressão do evento não permitida")
+    if isinstance(task_spec, MultiInstanceTask):
+        expression(task_spec.cardinality, "eval", "Cardinalidade (loopCardinality) inválida",
+                   "Cardinalidade (loopCardinality) não permitida")
+    if isinstance(task_spec, LoopTask):
+        expression(task_spec.condition, "eval", "Condição de conclusão do laço inválida",
+                   "Condição de conclusão do laço não permitida")
+    for parameter, value in (getattr(task_spec, "operation_params", None) or {}).items():
+        source = value.get("value") if isinstance(value, dict) else None
+        expression(source, "eval", f"Parâmetro '{parameter}' da tarefa de serviço inválido",
+                   f"Parâmetro '{parameter}' da tarefa de serviço não permitido")
+
+
+def _specs_of(parsed: ParsedFile) -> list[Any]:
+    """The file's processes and their embedded subprocesses (called processes of other files are
+    validated with their own file)."""
+    specs: dict[str, Any] = {}
+    for process_id in parsed.process_ids:
+        specs.setdefault(process_id, parsed.parser.get_spec(process_id))
+        for name, spec in parsed.parser.get_subprocess_specs(process_id).items():
+            if spec is not None and spec.file == parsed.filename:
+                specs.setdefault(name, spec)
+    return list(specs.values())
 
 
 def _check_references(tree: etree._ElementTree, problem: Any) -> None:
@@ -160,8 +213,7 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry, services: Collectio
             problem(lane.get("id", ""), f"A raia '{lane.get('name') or ''}' não corresponde a nenhum papel "
                                         f"({', '.join(ROLES)}).")
     _check_references(tree, problem)
-    for process_id in parsed.process_ids:
-        spec = parsed.parser.get_spec(process_id)
+    for spec in _specs_of(parsed):
         for task_spec in spec.task_specs.values():
             name = task_spec.name
             if isinstance(task_spec, UserTask):
@@ -171,11 +223,6 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry, services: Collectio
                     problem(name, "Tarefa de usuário sem formulário (camunda:formKey).")
                 elif not forms.exists(form_key):
                     problem(name, f"O formulário '{form_key}' não existe em forms/.")
-                due_date = ext.get("dueDate")
-                if due_date:
-                    error = _compile(due_date, "eval")
-                    if error:
-                        problem(name, f"Expressão de prazo (camunda:dueDate) inválida: {error}")
                 groups = ext.get("candidateGroups")
                 if groups:
                     unknown = [g.strip() for g in groups.split(",") if g.strip() not in ROLES]
@@ -193,25 +240,9 @@ def check_semantics(parsed: ParsedFile, forms: FormRegistry, services: Collectio
                 handler_name = handler.get("name") if isinstance(handler, dict) else None
                 if not handler_name or handler_name not in services:
                     problem(name, f"Tarefa de serviço sem implementação registrada ('{handler_name or ''}').")
-            if isinstance(task_spec, ScriptTask) and task_spec.script:
-                error = _compile(task_spec.script, "exec")
-                if error:
-                    problem(name, f"Erro de sintaxe no script: {error}")
-            if isinstance(task_spec, MultiChoice):
-                if not task_spec.cond_task_specs:  # SpiffWorkflow only fails on it at run time
-                    problem(name, "Gateway sem fluxo de saída: o caso pararia aqui.")
-                for condition, target in task_spec.cond_task_specs:
-                    if condition is None:
-                        continue
-                    error = _compile(condition.args[0], "eval")
-                    if error:
-                        problem(name, f"Condição inválida no fluxo para '{target}': {error}")
-            if isinstance(task_spec, CatchingEvent):
-                expression = getattr(task_spec.event_definition, "expression", None)
-                if expression is not None:
-                    error = _compile(expression, "eval")
-                    if error:
-                        problem(name, f"Expressão de temporizador inválida: {error}")
+            if isinstance(task_spec, MultiChoice) and not task_spec.cond_task_specs:  # SpiffWorkflow: at run time
+                problem(name, "Gateway sem fluxo de saída: o caso pararia aqui.")
+            _check_expressions(task_spec, problem)
     return problems
 
 

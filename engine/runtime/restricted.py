@@ -30,6 +30,7 @@ from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 from engine.runtime.restricted_guards import TIME_LIMIT_SECONDS, ScriptRefused, run
 from engine.runtime.restricted_names import SAFE_BUILTINS, refused_attribute
+from engine.runtime.restricted_static import ConstantChecks
 
 #: The file name of compiled diagram code (SpiffWorkflow finds a script's failing line by it).
 FILENAME = "<string>"
@@ -62,8 +63,11 @@ class DiagramCodePolicy(RestrictingNodeTransformer):
     def __init__(self) -> None:
         super().__init__()
         self.refusals: list[tuple[int | None, str]] = []
+        self.constants = ConstantChecks()
 
-    def refuse(self, node: ast.AST, message: str) -> None:
+    def refuse(self, node: ast.AST, message: str | None) -> None:
+        if message is None:
+            return
         self.refusals.append((getattr(node, "lineno", None), message))
         RestrictingNodeTransformer.error(self, node, message)
 
@@ -119,19 +123,31 @@ class DiagramCodePolicy(RestrictingNodeTransformer):
             self.check_name(node.func, node.func.id)
             return node
         visited = super().visit_Call(node)
-        return _call("_sized_", [visited], node)
+        result = _call("_sized_", [visited], node)
+        self.refuse(node, self.constants.call(result, visited))
+        return result
 
     def visit_BinOp(self, node: ast.BinOp) -> Any:
         node = super().visit_BinOp(node)
         guard = _OPERATOR_GUARDS.get(type(node.op))
-        return _call(guard, [node.left, node.right], node) if guard else node
+        result = _call(guard, [node.left, node.right], node) if guard else node
+        self.refuse(node, self.constants.binop(result, node.op, node.left, node.right))
+        return result
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> Any:
+        node = super().visit_UnaryOp(node)
+        self.constants.unary(node, node.op, node.operand)
+        return node
 
     def _with_step(self, node: Any) -> Any:
         node.body.insert(0, ast.copy_location(ast.Expr(_call("_step_", [], node)), node))
         return node
 
     def visit_While(self, node: ast.While) -> Any:
-        return self._with_step(super().visit_While(node))
+        node = super().visit_While(node)
+        if self.constants.endless(node):
+            self.refuse(node, "laço sem fim: 'while' com condição sempre verdadeira e sem break, return ou raise")
+        return self._with_step(node)
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> Any:
         return self._with_step(super().visit_FunctionDef(node))
@@ -154,6 +170,7 @@ class DiagramCodePolicy(RestrictingNodeTransformer):
         spec = node.format_spec  # a JoinedStr whose own values stay in place (a spec must be a JoinedStr)
         if isinstance(spec, ast.JoinedStr):
             spec.values = [self.visit(value) for value in spec.values]
+        self.refuse(node, self.constants.format_spec(spec))
         value = _call("_format_", [node.value, ast.Constant(node.conversion), spec], node)
         return ast.copy_location(ast.FormattedValue(value=value, conversion=-1, format_spec=None), node)
 
@@ -167,10 +184,14 @@ class DiagramCodePolicy(RestrictingNodeTransformer):
         return node
 
     def visit_List(self, node: ast.List) -> Any:
-        return self._sized_literal(super().visit_List(node))
+        node = super().visit_List(node)
+        self.constants.literal(node)
+        return self._sized_literal(node)
 
     def visit_Tuple(self, node: ast.Tuple) -> Any:
-        return self._sized_literal(super().visit_Tuple(node))
+        node = super().visit_Tuple(node)
+        self.constants.literal(node)
+        return self._sized_literal(node)
 
     def visit_Set(self, node: ast.Set) -> Any:
         return self._sized_literal(super().visit_Set(node))

@@ -170,7 +170,7 @@ def _repeat_count(sequence: Any, times: Any) -> None:
         raise too_big("repetição grande demais")
 
 
-def _check_mul(left: Any, right: Any) -> None:
+def check_mul(left: Any, right: Any) -> None:
     if isinstance(left, int) and isinstance(right, int):
         _check_bits(left.bit_length() + right.bit_length(), "multiplicação grande demais")
     elif isinstance(left, _SEQUENCES) and isinstance(right, int):
@@ -180,7 +180,7 @@ def _check_mul(left: Any, right: Any) -> None:
 
 
 def guarded_mul(left: Any, right: Any) -> Any:
-    _check_mul(left, right)
+    check_mul(left, right)
     return left * right
 
 
@@ -190,13 +190,13 @@ def guarded_lshift(left: Any, right: Any) -> Any:
     return left << right
 
 
-def _check_add(left: Any, right: Any) -> None:
+def check_add(left: Any, right: Any) -> None:
     if isinstance(left, _SEQUENCES) and isinstance(right, _SEQUENCES) and len(left) + len(right) > MAX_LENGTH:
         raise too_big("concatenação grande demais")
 
 
 def guarded_add(left: Any, right: Any) -> Any:
-    _check_add(left, right)
+    check_add(left, right)
     return left + right
 
 
@@ -209,17 +209,27 @@ def _check_widths(numbers: list[str], what: str) -> None:
             raise ScriptRefused(f"{what}: largura ou precisão acima de {MAX_FORMAT_WIDTH} (ou '*') não é permitida")
 
 
+def check_percent(pattern: str | bytes) -> None:
+    """Refuse a ``%`` format whose widths or precisions could build a huge text (``'%0999999999d'``)."""
+    raw = pattern.encode("utf-8", "surrogatepass") if isinstance(pattern, str) else pattern
+    for width, precision in _PERCENT_SPEC.findall(raw):
+        _check_widths([width.decode(), precision.decode()], "formatação com %")
+
+
+def check_format_spec(spec: str) -> None:
+    """The same for the format spec of an f-string (``f"{x:>999999999}"``)."""
+    _check_widths(re.findall(r"\d+", spec), "formato de f-string")
+
+
 def guarded_mod(left: Any, right: Any) -> Any:
     if isinstance(left, str | bytes):
-        pattern = left.encode("utf-8", "surrogatepass") if isinstance(left, str) else left
-        for width, precision in _PERCENT_SPEC.findall(pattern):
-            _check_widths([width.decode(), precision.decode()], "formatação com %")
+        check_percent(left)
         return sized(left % right)
     return left % right
 
 
 def guarded_format(value: Any, conversion: int, spec: str) -> str:
-    _check_widths(re.findall(r"\d+", spec), "formato de f-string")
+    check_format_spec(spec)
     if conversion == ord("r"):
         value = repr(value)
     elif conversion == ord("s"):
@@ -239,9 +249,9 @@ _INPLACE: dict[str, Callable[[Any, Any], Any]] = {
 def guarded_inplacevar(op: str, target: Any, value: Any) -> Any:
     """``x += y`` and the other augmented assignments (of a variable: the compiler refuses the others)."""
     if op == "+=":
-        _check_add(target, value)
+        check_add(target, value)
         return operator.iadd(target, value)
     if op == "*=":
-        _check_mul(target, value)
+        check_mul(target, value)
         return operator.imul(target, value)
     return _INPLACE[op](target, value)

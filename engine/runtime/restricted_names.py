@@ -47,12 +47,14 @@ def _variable(nome: Any) -> str:
 def dado(nome: str, padrao: Any = None) -> Any:
     """The case variable ``nome``, or ``padrao`` when the case has none (e.g. an optional input of a
     called process): ``dado('consumidor_email')``."""
-    return current_namespace().get(_variable(nome), padrao)
+    name = _variable(nome)
+    return current_namespace().get(name, padrao)
 
 
 def existe(nome: str) -> bool:
     """Whether the case has a variable ``nome`` (``if existe('x'): del x`` removes it)."""
-    return _variable(nome) in current_namespace()
+    name = _variable(nome)
+    return name in current_namespace()
 
 
 # -- bounded builtins -------------------------------------------------------------------------------------
@@ -198,7 +200,7 @@ _ALLOWED = ("abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "
             "isinstance", "len", "list", "max", "min", "ord", "repr", "reversed", "round", "set", "sorted", "str",
             "tuple", "zip",
             "ArithmeticError", "AttributeError", "Exception", "IndexError", "KeyError", "LookupError", "NameError",
-            "RuntimeError", "TypeError", "ValueError", "ZeroDivisionError")
+            "RecursionError", "RuntimeError", "StopIteration", "TypeError", "ValueError", "ZeroDivisionError")
 
 #: The ``__builtins__`` of every run: the allow-list, the values diagrams use, and the guards.
 SAFE_BUILTINS: dict[str, Any] = {
