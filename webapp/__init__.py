@@ -17,6 +17,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from engine.runtime import EngineConfig, Runtime
 from tasks.registry import default_registry
+from webapp import security, sign_in
 
 csrf = CSRFProtect()
 
@@ -42,6 +43,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         INIT_DB=False,
+        **security.settings_from_environment(),
     )
     if config:
         app.config.update(config)
@@ -54,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if app.config["INIT_DB"]:
         runtime.init_db()
 
+    security.configure(app)
     csrf.init_app(app)
 
     from webapp import api, auth, errors, filters
@@ -88,4 +91,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(verification.bp)
     app.register_blueprint(form_editor.bp)
     api.init_app(app, csrf)  # JSON API at /api/v1 (token auth: exempt from CSRF)
+    sign_in.init_app(app)  # after the API: its 429 handler answers problem+json itself and records the refusal
     return app

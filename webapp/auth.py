@@ -1,4 +1,5 @@
-"""Login, logout and the ``login_required`` / ``role_required`` decorators."""
+"""Staff login and logout (server-side sessions, throttled: :mod:`webapp.sign_in`) and the
+``login_required`` / ``role_required`` decorators."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 
+from engine.store.login_sessions import STAFF
 from engine.store.models import User
 from webapp.runtime_access import close_db_session, db_session
+from webapp.sign_in import end_all_sessions, record_failure, sign_in, signed_in, throttle_failures
 from webapp.users import actor_for, authenticate
 
 bp = Blueprint("auth", __name__)
@@ -18,7 +21,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.before_app_request
 def load_logged_in_user() -> None:
-    user_id = session.get("user_id")
+    user_id = signed_in(STAFF)
     g.user = db_session().get(User, user_id) if user_id is not None else None
     if g.user is not None and not g.user.active:
         g.user = None
@@ -60,21 +63,24 @@ def _safe_next(target: str | None) -> str:
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
+@throttle_failures
 def login() -> Any:
     if request.method == "POST":
         username = request.form.get("username", "")
         user = authenticate(db_session(), username, request.form.get("password", ""))
         if user is None:
+            record_failure(STAFF, username)
             flash("Usuário ou senha incorretos.", "erro")
             return render_template("login.html", username=username), 401
-        session.clear()
-        session["user_id"] = user.id
+        sign_in(STAFF, user.id)
         return redirect(_safe_next(request.args.get("next")))
     return render_template("login.html", username="")
 
 
 @bp.route("/sair", methods=["POST"])
 def logout() -> Any:
+    if g.user is not None:
+        end_all_sessions(STAFF, g.user.id, "saiu")
     session.clear()
     flash("Você saiu do Procon Flow.", "info")
     return redirect(url_for("auth.login"))

@@ -63,7 +63,8 @@ def browser_app(runtime: Runtime, users: Iterable[tuple[str, str, list[str]]] = 
 @contextmanager
 def browser_page(base_url: str, width: int = 1400, height: int = 1000) -> Iterator[Any]:
     """A Chromium page (pt-BR) for as long as the block runs, with ``page.base_url`` set and the page's
-    uncaught JavaScript errors gathered in ``page.js_errors``."""
+    uncaught JavaScript errors gathered in ``page.js_errors``. Anything the Content-Security-Policy
+    blocked on any page fails the test when the block ends."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -73,13 +74,17 @@ def browser_page(base_url: str, width: int = 1400, height: int = 1000) -> Iterat
         page.set_default_timeout(15000)
         page.base_url = base_url
         errors: list[str] = []
+        blocked: list[str] = []
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
         page.js_errors = errors
         try:
             yield page
         finally:
             context.close()
             browser.close()
+        assert blocked == [], blocked
 
 
 def login(page: Any, base_url: str, username: str, password: str = PASSWORD) -> None:

@@ -23,8 +23,10 @@ from sqlalchemy import select
 from engine.parties.accounts import active_memberships
 from engine.parties.models import ApiToken, PortalAccount
 from engine.runtime import Runtime
+from engine.store.login_sessions import PORTAL, STAFF, open_session
 from engine.store.models import Attachment, User
 from tests.webapp.test_api import CNPJ_Y, COMPLAINT_BODY, CPF_B, World, add_document, cip_sent, make_world
+from webapp.sign_in import COOKIE_KEYS
 
 CALLERS = ("anonimo", "consumidor_a", "consumidor_b", "fornecedor_x", "fornecedor_y", "ana")
 PARTIES_OF_A = ("consumidor_a", "fornecedor_x")
@@ -94,7 +96,8 @@ def portal_calls(i: Ids) -> list[Call]:
         Call("portal_auth.login", "GET", "/portal/entrar", public),
         Call("portal_auth.signup_consumer", "GET", "/portal/cadastro", public),
         Call("portal_auth.signup_supplier", "GET", "/portal/fornecedor/cadastro", public),
-        Call("portal_auth.login", "POST", "/portal/entrar", only({}, 401), body={"login": "x", "senha": "y"}),
+        # each caller types its own wrong login: five failures on one login would (rightly) answer 429
+        Call("portal_auth.login", "POST", "/portal/entrar", only({}, 401), body={"login": "x-{caller}", "senha": "y"}),
         Call("portal_auth.signup_consumer", "POST", "/portal/cadastro", only({}, 422), body={}),
         Call("portal_auth.signup_supplier", "POST", "/portal/fornecedor/cadastro", only({}, 422), body={}),
         Call("portal_auth.invitation", "POST", "/portal/fornecedor/convite/convite-inventado", only({}, 404), body={}),
@@ -181,13 +184,14 @@ def expected(call: Call, caller: str) -> tuple[int, ...]:
 
 
 def web_client(world: World, caller: str) -> Any:
+    """A browser signed in as ``caller``: a real server-side session, its id in the cookie."""
     client = world.client()
-    if caller == "ana":
-        with client.session_transaction() as session:
-            session["user_id"] = world.ids["ana_user"]
-    elif caller != "anonimo":
-        with client.session_transaction() as session:
-            session["portal_account_id"] = world.ids[caller]
+    if caller != "anonimo":
+        kind, subject = (STAFF, world.ids["ana_user"]) if caller == "ana" else (PORTAL, world.ids[caller])
+        with world.runtime.Session.begin() as session:
+            token = open_session(session, kind, subject)
+        with client.session_transaction() as cookie:
+            cookie[COOKIE_KEYS[kind]] = token
     return client
 
 
@@ -197,7 +201,9 @@ def send(world: World, call: Call, caller: str) -> Any:
         return world.client().open(call.url, method=call.method, headers=headers,
                                    json=call.body if call.method in ("POST", "PUT") else None)
     client = web_client(world, caller)
-    return client.open(call.url, method=call.method, data=call.body)
+    body = {key: value.replace("{caller}", caller) if isinstance(value, str) else value
+            for key, value in (call.body or {}).items()} if call.body is not None else None
+    return client.open(call.url, method=call.method, data=body)
 
 
 # For the API, the owner of an action goes last so that the others are refused on the untouched state

@@ -16,6 +16,7 @@ from webapp.api.common import json_object, page_body, paginate_query
 from webapp.api.problems import ApiProblem
 from webapp.api.schemas import IssuedTokenSchema, NewTokenSchema, PageArgs, TokenPageSchema, TokenSchema
 from webapp.runtime_access import db_session, runtime
+from webapp.sign_in import throttle_failures
 
 bp = Blueprint("api_tokens", __name__, url_prefix="/api/v1/tokens", description="Seus tokens de acesso à API")
 
@@ -51,6 +52,7 @@ def list_tokens(args: dict[str, Any]) -> Any:
                     "nesta resposta.",
         requestBody={"required": True, "content": {"application/json": {"schema": NewTokenSchema}}})
 @bp.response(201, IssuedTokenSchema)
+@throttle_failures
 def create_token() -> Any:
     authorization = request.headers.get("Authorization", "").strip().lower()
     by_token = not authorization.startswith("basic ")

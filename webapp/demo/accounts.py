@@ -11,7 +11,7 @@ from engine.runtime import Runtime
 from engine.store.models import User
 from webapp.users import actor_for, create_user
 
-DEMO_PASSWORD = "procon2026"
+DEMO_PASSWORD = "procon-demo-2026"
 
 DEMO_USERS: list[tuple[str, str, list[str]]] = [
     ("atendente", "Ana Souza (atendente)", ["atendente"]),

@@ -1,9 +1,10 @@
 """The portal's front door for consumers and suppliers: sign-up, e-mail confirmation, invitations,
 login and logout, and the ``party_required`` decorator the portal's pages use.
 
-Portal accounts are not agency users: they sign in here, their session holds ``portal_account_id``
-(never ``user_id``), and their engine actor (:func:`engine.parties.accounts.actor_for_account`) carries
-only a party role and the CPF / CNPJs they answer for.
+Portal accounts are not agency users: they sign in here, their cookie holds a portal session
+(:mod:`webapp.sign_in`; never a staff one), and their engine actor
+(:func:`engine.parties.accounts.actor_for_account`) carries only a party role and the CPF / CNPJs they
+answer for.
 """
 
 from __future__ import annotations
@@ -27,14 +28,17 @@ from engine.parties.accounts import (
     register_supplier,
 )
 from engine.parties.models import PortalAccount, SupplierCompany
+from engine.store.login_sessions import PORTAL
 from webapp.runtime_access import db_session, runtime
+from webapp.security import public_base_url
+from webapp.sign_in import end_all_sessions, record_failure, sign_in, signed_in, throttle_failures, throttle_sign_ups
 
 bp = Blueprint("portal_auth", __name__, url_prefix="/portal")
 
 
 @bp.before_app_request
 def load_party() -> None:
-    account_id = session.get("portal_account_id")
+    account_id = signed_in(PORTAL)
     account = db_session().get(PortalAccount, account_id) if account_id is not None else None
     if account is not None and not account.active:
         account = None
@@ -75,8 +79,7 @@ def _safe_next(target: str | None, account: PortalAccount) -> str:
 
 
 def _sign_in(account: PortalAccount) -> None:
-    session.clear()
-    session["portal_account_id"] = account.id
+    sign_in(PORTAL, account.id)
 
 
 @bp.route("/", methods=["GET"])
@@ -87,11 +90,13 @@ def index() -> Any:
 
 
 @bp.route("/entrar", methods=["GET", "POST"])
+@throttle_failures
 def login() -> Any:
     if request.method == "POST":
         login_value = request.form.get("login", "")
         account = authenticate_account(db_session(), login_value, request.form.get("senha", ""))
         if account is None:
+            record_failure(PORTAL, login_value)
             flash("E-mail, CPF ou senha incorretos.", "erro")
             return render_template("portal/entrar.html", login=login_value), 401
         _sign_in(account)
@@ -101,12 +106,15 @@ def login() -> Any:
 
 @bp.route("/sair", methods=["POST"])
 def logout() -> Any:
+    if g.party_account is not None:
+        end_all_sessions(PORTAL, g.party_account.id, "saiu")
     session.clear()
     flash("Você saiu do portal.", "info")
     return redirect(url_for("portal_auth.index"))
 
 
 @bp.route("/cadastro", methods=["GET", "POST"])
+@throttle_sign_ups
 def signup_consumer() -> Any:
     values = {k: request.form.get(k, "") for k in ("nome", "cpf", "email", "telefone")}
     if request.method == "POST":
@@ -114,7 +122,7 @@ def signup_consumer() -> Any:
             with runtime().Session.begin() as session_:
                 register_consumer(session_, name=values["nome"], cpf=values["cpf"], email=values["email"],
                                   phone=values["telefone"], password=request.form.get("senha", ""),
-                                  base_url=request.url_root)
+                                  base_url=public_base_url())
         except AccountError as error:
             return render_template("portal/cadastro_consumidor.html", valores=values, erros=error.errors), 422
         return render_template("portal/mensagem.html", titulo="Confira seu e-mail",
@@ -124,6 +132,7 @@ def signup_consumer() -> Any:
 
 
 @bp.route("/fornecedor/cadastro", methods=["GET", "POST"])
+@throttle_sign_ups
 def signup_supplier() -> Any:
     values = {k: request.form.get(k, "") for k in ("cnpj", "razao_social", "nome", "email")}
     if request.method == "POST":
@@ -131,7 +140,7 @@ def signup_supplier() -> Any:
             with runtime().Session.begin() as session_:
                 register_supplier(session_, cnpj=values["cnpj"], company_name=values["razao_social"],
                                   name=values["nome"], email=values["email"],
-                                  password=request.form.get("senha", ""), base_url=request.url_root)
+                                  password=request.form.get("senha", ""), base_url=public_base_url())
         except AccountError as error:
             return render_template("portal/cadastro_fornecedor.html", valores=values, erros=error.errors), 422
         return render_template("portal/mensagem.html", titulo="Confira seu e-mail",

@@ -14,11 +14,14 @@ from typing import Any
 
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.integrations.flask_client import OAuth
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
 
 from engine.parties.accounts import AccountError, account_for_oidc
+from engine.store.login_sessions import PORTAL
 from webapp.portal.auth import home_for
 from webapp.runtime_access import db_session, runtime
+from webapp.security import public_base_url, public_url
+from webapp.sign_in import sign_in
 
 bp = Blueprint("portal_oidc", __name__, url_prefix="/portal/oidc")
 
@@ -47,7 +50,7 @@ def _client() -> Any:
 
 @bp.route("/entrar")
 def start() -> Any:
-    return _client().authorize_redirect(url_for("portal_oidc.callback", _external=True))
+    return _client().authorize_redirect(public_url("portal_oidc.callback"))
 
 
 @bp.route("/retorno")
@@ -65,12 +68,11 @@ def callback() -> Any:
     claims = dict(token.get("userinfo") or {})
     try:
         with runtime().Session.begin() as session_:
-            account = account_for_oidc(session_, current_app.config["OIDC_ISSUER"], claims, request.url_root)
+            account = account_for_oidc(session_, current_app.config["OIDC_ISSUER"], claims, public_base_url())
             account_id = account.id
     except AccountError as error:
         return render_template("portal/mensagem.html", titulo="Não foi possível entrar",
                                mensagem=" ".join(error.errors.values())), 422
-    session.clear()
-    session["portal_account_id"] = account_id
+    sign_in(PORTAL, account_id)
     account = db_session().get(type(account), account_id)
     return redirect(home_for(account))

@@ -34,6 +34,7 @@ from engine.store.models import Case, OpenTask, ProcessDefinition
 from engine.store.protocol import AGENCY_TZ
 from webapp.portal.auth import party_required
 from webapp.runtime_access import db_session, runtime
+from webapp.security import public_base_url
 
 bp = Blueprint("portal_supplier", __name__, url_prefix="/portal/fornecedor")
 
@@ -226,7 +227,7 @@ def invite(company_id: int) -> Any:
     try:
         with runtime().Session.begin() as session:
             admin = session.get(PortalAccount, g.party_account.id)
-            invitation = invite_representative(session, admin, company_id, email, base_url=request.url_root)
+            invitation = invite_representative(session, admin, company_id, email, base_url=public_base_url())
             sent_to = invitation.invite.email
     except AccountError as error:
         return _render_company({company_id: error.errors.get("email", str(error))}, {company_id: email}, status=422)
