@@ -29,7 +29,7 @@ from RestrictedPython import RestrictingNodeTransformer
 from SpiffWorkflow.bpmn.script_engine import TaskDataEnvironment
 
 from engine.runtime.restricted_guards import TIME_LIMIT_SECONDS, ScriptRefused, run
-from engine.runtime.restricted_names import SAFE_BUILTINS, refused_attribute
+from engine.runtime.restricted_names import GUARDS, SAFE_BUILTINS, refused_attribute
 from engine.runtime.restricted_static import ConstantChecks
 
 #: The file name of compiled diagram code (SpiffWorkflow finds a script's failing line by it).
@@ -257,6 +257,7 @@ class RestrictedEnvironment(TaskDataEnvironment):
         namespace = copy.copy(self.globals)
         namespace.update(external_context or {})
         namespace.update(context)
+        namespace.update(GUARDS)
         namespace["__builtins__"] = SAFE_BUILTINS
         return run(code, namespace, self.time_limit)
 
@@ -265,9 +266,12 @@ class RestrictedEnvironment(TaskDataEnvironment):
         code = compile_restricted_code(script, "exec")
         context.update(self.globals)
         context.update(external_context or {})
+        context.update(GUARDS)
         context["__builtins__"] = SAFE_BUILTINS
         try:
             run(code, context, self.time_limit)
         finally:
             self._remove_globals_and_functions_from_context(context, external_context)
+            for name in GUARDS:
+                context.pop(name, None)
         return True

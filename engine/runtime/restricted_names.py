@@ -149,11 +149,20 @@ _TEXT_METHODS: dict[str, Callable[..., Any]] = {
 }
 
 
+_TYPE_METHODS = {*_TEXT_METHODS, "extend", "to_bytes"}
+
+
 def _extend(items: list[Any], more: Any) -> None:
     more = more if isinstance(more, list | tuple | str) else list(more)
     if len(items) + len(more) > MAX_LENGTH:
         raise too_big("'extend' grande demais")
     items.extend(more)
+
+
+def _to_bytes(number: int, length: int = 1, *args: Any, **kwargs: Any) -> bytes:
+    if isinstance(length, int) and length > MAX_LENGTH:
+        raise too_big("'to_bytes' grande demais")
+    return number.to_bytes(length, *args, **kwargs)
 
 
 def refused_attribute(name: str) -> str | None:
@@ -178,7 +187,9 @@ def guarded_getattr(ob: Any, name: str, *default: Any) -> Any:
         return lambda *args, **kwargs: checked(ob, *args, **kwargs)
     if isinstance(ob, list) and name == "extend":
         return lambda more: _extend(ob, more)
-    if isinstance(ob, type) and issubclass(ob, str | bytes | bytearray | list) and name in {*_TEXT_METHODS, "extend"}:
+    if isinstance(ob, int) and name == "to_bytes":
+        return lambda *args, **kwargs: _to_bytes(ob, *args, **kwargs)
+    if isinstance(ob, type) and issubclass(ob, str | bytes | bytearray | list | int) and name in _TYPE_METHODS:
         raise ScriptRefused(f"use o método '{name}' no próprio valor (texto.{name}(...)), não no tipo")
     return getattr(ob, name, *default)
 
@@ -213,3 +224,5 @@ SAFE_BUILTINS: dict[str, Any] = {
     "_pow_": guarded_pow, "_mul_": guarded_mul, "_lshift_": guarded_lshift, "_add_": guarded_add,
     "_mod_": guarded_mod, "_format_": guarded_format, "_catchable_": catchable,
 }
+#: The guards alone: set over the case's data in every namespace, so no data key can stand for one.
+GUARDS = {name: value for name, value in SAFE_BUILTINS.items() if name.startswith("_")}

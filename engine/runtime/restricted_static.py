@@ -1,7 +1,8 @@
 """What the restricted compiler can refuse before anything runs, from the code's constants alone: the
 same size checks the guards make at run time (``'a' * 10**10``, ``10**10**10``, ``range(10**10)``,
-``'x'.ljust(10**10)``, ``f"{x:>999999999}"``, ``Decimal('1e999999')``, ``dado('__builtins__')``) applied
-to constant operands, and ``while True`` loops with no way out — so "Validar" names them.
+``'x'.ljust(10**10)``, ``(1).to_bytes(10**10)``, ``f"{x:>999999999}"``, ``Decimal('1e999999')``,
+``dado('__builtins__')``) applied to constant operands, and ``while True`` loops with no way out — so
+"Validar" names them.
 
 Constant sub-expressions are folded (their values remembered per node) only to check the expressions
 around them; the compiled code still computes them through the guards.
@@ -31,7 +32,7 @@ _FOLD = {ast.Pow: guarded_pow, ast.Mult: guarded_mul, ast.LShift: guarded_lshift
          ast.BitOr: operator.or_, ast.BitAnd: operator.and_, ast.BitXor: operator.xor}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert, ast.Not: operator.not_}
 _CALLS = {"range": bounded_range, "Decimal": Decimal}
-_TEXT_METHODS = {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate"}
+_SIZED_METHODS = {"ljust", "rjust", "center", "zfill", "expandtabs", "replace", "join", "translate", "to_bytes"}
 _UNKNOWN = object()
 
 
@@ -96,9 +97,9 @@ class ConstantChecks:
         if isinstance(func, ast.Name) and func.id in _CALLS:
             return self._attempt(result, _CALLS[func.id], *args)
         if (isinstance(func, ast.Call) and isinstance(func.func, ast.Name) and func.func.id == "_getattr_"
-                and len(func.args) == 2 and self.value(func.args[1]) in _TEXT_METHODS):
+                and len(func.args) == 2 and self.value(func.args[1]) in _SIZED_METHODS):
             target = self.value(func.args[0])
-            if isinstance(target, str | bytes):
+            if isinstance(target, str | bytes | int):
                 return self._attempt(result, lambda: guarded_getattr(target, func.args[1].value)(*args))
         return None
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from engine.actors import Actor
 from engine.errors import ProcedureError
 from engine.forms.schema import FormRegistry
-from engine.modeling.validation import library_of, validate_path
+from engine.modeling.validation import library_of, validate_bytes, validate_path
 from engine.runtime import Runtime
 from engine.runtime.restricted import RestrictedEnvironment, _compiled, check
 from engine.runtime.restricted_guards import ScriptRefused
@@ -171,9 +171,10 @@ def test_the_time_limit_works_in_any_thread(environment: RestrictedEnvironment) 
     "s = 'ab' * 1000\nwhile n:\n    s = '-'.join([s, s])",
     "x = sum([[0]] * 10, [])",
     "x = str.ljust('a', n)",
+    "x = (1).to_bytes(n, 'big')",
 ], ids=["repeat-text", "repeat-list", "power", "shift", "range", "ljust", "percent-width", "fstring-width",
         "decimal-exponent", "replace-chain", "fstring-doubling", "concat-doubling", "iadd-doubling",
-        "extend-doubling", "unpack-doubling", "join-doubling", "sum-of-lists", "unbound-method"])
+        "extend-doubling", "unpack-doubling", "join-doubling", "sum-of-lists", "unbound-method", "to-bytes"])
 def test_values_sized_by_the_data_are_refused_before_they_grow(environment: RestrictedEnvironment,
                                                                script: str) -> None:
     message = refused(environment, script, n=10**10, grande="1e999999")
@@ -229,3 +230,25 @@ def test_a_case_whose_script_never_ends_fails_and_writes_nothing(runtime: Runtim
     with runtime.Session() as session:  # the case is where it was
         still = session.scalars(select(OpenTask.spec_name).where(OpenTask.case_id == result.case_id)).all()
     assert still == ["abrir"]
+
+
+def test_code_inside_an_embedded_subprocess_is_validated_too() -> None:
+    inner = """<bpmn:subProcess id="etapa" name="Etapa">
+      <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:startEvent id="etapa_inicio"><bpmn:outgoing>e1</bpmn:outgoing></bpmn:startEvent>
+      <bpmn:scriptTask id="etapa_roteiro" name="Roteiro interno" scriptFormat="python">
+        <bpmn:incoming>e1</bpmn:incoming><bpmn:outgoing>e2</bpmn:outgoing>
+        <bpmn:script>import os</bpmn:script>
+      </bpmn:scriptTask>
+      <bpmn:endEvent id="etapa_fim"><bpmn:incoming>e2</bpmn:incoming></bpmn:endEvent>
+      <bpmn:sequenceFlow id="e1" sourceRef="etapa_inicio" targetRef="etapa_roteiro" />
+      <bpmn:sequenceFlow id="e2" sourceRef="etapa_roteiro" targetRef="etapa_fim" />
+    </bpmn:subProcess>"""
+    text = diagram().decode()
+    closing = "</bpmn:scriptTask>"
+    start, end = text.index('<bpmn:scriptTask id="roteiro"'), text.index(closing) + len(closing)
+    text = (text[:start] + inner + text[end:]).replace('targetRef="roteiro"', 'targetRef="etapa"').replace(
+        'sourceRef="roteiro"', 'sourceRef="etapa"')
+    problems = validate_bytes(text.encode(), "carga.bpmn", FormRegistry(REPO_ROOT / "forms"),
+                              services=default_registry())
+    assert [(p.element_id, p.message.split(":")[0]) for p in problems] == [("etapa_roteiro", "Script não permitido")]

@@ -68,6 +68,7 @@ EXPRESSIONS = {
     "huge_percent_width": "'%0999999999d' % 1",
     "huge_decimal": "int(Decimal('1e999999'))",
     "huge_ljust": "'a'.ljust(10**10)",
+    "huge_to_bytes": "(1).to_bytes(10**10, 'big')",
 }
 
 #: Statements: refused in every script (script task, pre-script, post-script).
