@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import OperationalError
 
 from engine import clock
@@ -26,7 +26,8 @@ from engine.modeling.definitions import LoadedSpec
 from engine.modeling.models import DeploymentEvent
 from engine.modeling.parsing import ExternalServiceTask
 from engine.runtime.projections import task_role
-from engine.store.models import AuditEvent, Case, ProcessDefinition
+from engine.store import audit_chain
+from engine.store.models import Case, ProcessDefinition
 from engine.store.serialization import load_state
 
 if TYPE_CHECKING:
@@ -34,7 +35,6 @@ if TYPE_CHECKING:
 
 DEFINITIONS = ProcessDefinition.__table__
 CASES = Case.__table__
-AUDIT = AuditEvent.__table__
 
 #: Task states that make up a case's current position.
 _POSITION_STATES = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -183,13 +183,13 @@ def _migrate_one(runtime: Runtime, case_id: int, source: Any, target: Any, old_s
                 conn.rollback()
                 return ("o caso foi alterado por outra pessoa enquanto era migrado; nada foi mudado nele "
                         "(tente migrar de novo)")
-            conn.execute(insert(AUDIT).values(
+            audit_chain.append(conn, [dict(
                 case_id=case_id, at=clock.now(), actor=username, action="migrado_versao", task_spec=None,
                 task_id=None,
                 description=f"Caso migrado da versão {source.version} para a versão {target.version} "
                             f"de “{target.name}”"[:500],
                 details={"de_versao": source.version, "para_versao": target.version,
-                         "definition_id_anterior": source.id, "definition_id": target.id}))
+                         "definition_id_anterior": source.id, "definition_id": target.id})])
             conn.commit()
         except OperationalError as error:
             conn.rollback()

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from engine import clock
 from engine.actors import Actor
@@ -37,6 +37,7 @@ from engine.modeling.definitions import DEFINITIONS
 from engine.modeling.sandbox_samples import sample_values, with_sample_files
 from engine.modeling.validation import Problem
 from engine.runtime import CaseResult, Runtime, queries
+from engine.store import audit_chain
 from engine.store.models import AuditEvent, Case, Deadline, ExternalJob, OpenTask
 from engine.store.protocol import AGENCY_TZ
 
@@ -238,10 +239,10 @@ class Sandbox:
             with self.runtime.db.begin() as conn:
                 conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
                     attempts=job.attempts + 1, status="incidente", incident_at=now, last_error=text))
-                conn.execute(insert(AUDIT).values(
+                audit_chain.append(conn, [dict(
                     case_id=job.case_id, at=now, actor=self.actor.username, action="incidente",
                     task_spec=job.spec_name, task_id=job.task_id, description=text[:500],
-                    details={"servico": job.topic, "simulado": True}))
+                    details={"servico": job.topic, "simulado": True})])
 
     def retry_job(self, job_id: int) -> None:
         """Put a job marked failed back to waiting."""
@@ -252,10 +253,10 @@ class Sandbox:
             with self.runtime.db.begin() as conn:
                 conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
                     status="pendente", incident_at=None, last_error=None))
-                conn.execute(insert(AUDIT).values(
+                audit_chain.append(conn, [dict(
                     case_id=job.case_id, at=clock.now(), actor=self.actor.username,
                     action="incidente_reprocessado", task_spec=job.spec_name, task_id=job.task_id,
-                    description=f"Serviço reenviado no teste: {job.title}", details={"simulado": True}))
+                    description=f"Serviço reenviado no teste: {job.title}", details={"simulado": True})])
 
     def _job(self, job_id: int) -> Any:
         with self.runtime.db.connect() as conn:

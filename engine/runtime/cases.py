@@ -26,6 +26,7 @@ from engine.runtime.scripting import deadline_context
 from engine.runtime.statements import CASES
 from engine.runtime.tasks import TaskCommands
 from engine.schema import create_schema
+from engine.store import audit_chain
 from engine.store.models import OpenTask, ProcessDefinition
 from engine.store.protocol import next_protocol
 
@@ -44,6 +45,7 @@ class CaseCommands(TaskCommands):
         with self.db.begin() as conn:
             backfill_case_parties(conn)
             dashboard_totals.backfill(conn)  # a database from before the Painel's aggregate tables
+            audit_chain.backfill(conn)  # a database from before the audit hash chain: seal its history once
         with self.Session.begin() as session:
             ensure_default_unit(session, code=self.config.unit)
             return self.definitions.deploy_directory(session, actor)

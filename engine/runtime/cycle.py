@@ -48,7 +48,6 @@ from engine.runtime.projections import (
     waiting_timers,
 )
 from engine.runtime.statements import (
-    AUDIT,
     CASE,
     CLOSE_DEADLINE,
     CLOSE_JOBS,
@@ -68,6 +67,7 @@ from engine.runtime.statements import (
     UPDATE_CASE_STATE,
 )
 from engine.services import ServiceRegistry
+from engine.store import audit_chain
 from engine.store.protocol import AGENCY_TZ
 from engine.store.serialization import dump_state, load_state
 
@@ -323,7 +323,7 @@ class CaseCycle:
         if not changes:
             return
         at = now or clock.now()
-        conn.execute(insert(AUDIT), [
+        audit_chain.append(conn, [
             {"case_id": case_id, "at": at, "actor": (c.actor or actor).username, "action": c.action,
              "task_spec": c.task_spec, "task_id": c.task_id, "description": c.description[:500],
              "details": c.details} for c in changes])

@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from engine import clock
-from engine.store.models import AuditEvent, Deadline, Notification, OpenTask
+from engine.store import audit_chain
+from engine.store.models import Deadline, Notification, OpenTask
 
 DEADLINES = Deadline.__table__
 OPEN_TASKS = OpenTask.__table__
 NOTIFICATIONS = Notification.__table__
-AUDIT = AuditEvent.__table__
 
 #: How far ahead warnings look (a warning is sent N business days before; this bounds the query).
 WARNING_HORIZON = dt.timedelta(days=45)
@@ -88,10 +88,10 @@ class DeadlineNotices:
                 conn.execute(insert(NOTIFICATIONS).values(
                     case_id=row.case_id, deadline_id=row.id, recipient=recipient, role=role, unit=row.unit,
                     kind="aviso_prazo", message=message, created_at=now))
-                conn.execute(insert(AUDIT).values(
+                audit_chain.append(conn, [dict(
                     case_id=row.case_id, at=now, actor="sistema", action="aviso_prazo", task_spec=None,
                     task_id=row.task_id, description=message[:500],
-                    details={"para": recipient or f"fila de {role}"}))
+                    details={"para": recipient or f"fila de {role}"})])
             sent += 1
         return sent
 
@@ -114,9 +114,9 @@ class DeadlineNotices:
                 conn.execute(insert(NOTIFICATIONS).values(
                     case_id=row.case_id, deadline_id=row.id, recipient=None, role="gestor", unit=row.unit,
                     kind="escalonamento", message=message, created_at=now))
-                conn.execute(insert(AUDIT).values(
+                audit_chain.append(conn, [dict(
                     case_id=row.case_id, at=now, actor="sistema", action="escalonado", task_spec=None,
-                    task_id=row.task_id, description=message[:500], details={"para": "gestor"}))
+                    task_id=row.task_id, description=message[:500], details={"para": "gestor"})])
             escalated += 1
         return escalated
 

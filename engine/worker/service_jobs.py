@@ -13,7 +13,8 @@ from sqlalchemy import bindparam, insert, select, update
 
 from engine import clock
 from engine.errors import ConflictError, TaskNotOpen
-from engine.store.models import AuditEvent, Case, Document, ExternalJob, Notification
+from engine.store import audit_chain
+from engine.store.models import Case, Document, ExternalJob, Notification
 
 log = logging.getLogger("procon.worker")
 
@@ -21,7 +22,6 @@ JOBS = ExternalJob.__table__
 DOCUMENTS = Document.__table__
 CASES = Case.__table__
 NOTIFICATIONS = Notification.__table__
-AUDIT = AuditEvent.__table__
 
 _DUE_JOBS = (select(JOBS.c.id).where(JOBS.c.status == "pendente", JOBS.c.next_attempt_at <= bindparam("now"),
                                      (JOBS.c.locked_until.is_(None)) | (JOBS.c.locked_until < bindparam("now")))
@@ -124,6 +124,6 @@ class ServiceJobs:
             conn.execute(insert(NOTIFICATIONS).values(
                 case_id=job.case_id, recipient=None, role="admin", unit=None, kind="incidente",
                 message=text[:500], created_at=now))
-            conn.execute(insert(AUDIT).values(
+            audit_chain.append(conn, [dict(
                 case_id=job.case_id, at=now, actor="sistema", action="incidente", task_spec=job.spec_name,
-                task_id=job.task_id, description=text[:500], details={"servico": job.topic, "tentativas": attempts}))
+                task_id=job.task_id, description=text[:500], details={"servico": job.topic, "tentativas": attempts})])
