@@ -1,4 +1,4 @@
-"""The ``procon`` command: set up the database, validate diagrams, run the demo, serve, benchmark."""
+"""The ``procon`` command: set up the database, validate diagrams, demo, serve, check the audit chain, benchmark."""
 
 from __future__ import annotations
 
@@ -160,6 +160,39 @@ def worker(database_url: str | None, once: bool, warn_days: int) -> None:
         pass
     finally:
         deadline_worker.release_lease()
+
+
+@main.group(help="Histórico dos casos (trilha de auditoria encadeada por hash).")
+def audit() -> None:
+    pass
+
+
+@audit.command("verify", help="Confere a cadeia de hashes do histórico de todos os casos. Sai com código 1 se "
+                              "algum evento foi alterado, removido ou inserido.")
+@click.option("--database-url", envvar="DATABASE_URL", default=None, help="Padrão: instance/procon.sqlite3")
+def audit_verify(database_url: str | None) -> None:
+    from sqlalchemy import inspect
+
+    from engine.store import audit_chain
+    from engine.store.db import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        if not inspect(engine).has_table(audit_chain.HEADS.name):
+            click.echo("Este banco ainda não tem a cadeia do histórico: rode `procon init-db` antes.", err=True)
+            sys.exit(2)
+        with engine.connect() as conn:
+            checks = audit_chain.verify(conn)
+    finally:
+        engine.dispose()
+    broken = [check for check in checks if not check.ok]
+    for check in broken:
+        for problem in check.problems:
+            click.echo(f"caso {check.protocol}: {problem.describe()}")
+    if broken:
+        click.echo(f"{len(broken)} de {len(checks)} casos com o histórico adulterado.", err=True)
+        sys.exit(1)
+    click.echo(f"Todos os {len(checks)} casos conferem.")
 
 
 @main.group(help="Medições de desempenho (imprimem JSON).")

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, flash, g, redirect, render_templat
 
 from engine.errors import InvalidSubmission, PermissionDenied, ProcedureError
 from engine.runtime import queries
+from engine.store import audit_chain
 from engine.store.models import Attachment, Case
 from webapp.auth import login_required, role_required
 from webapp.runtime_access import db_session, runtime
@@ -69,9 +70,11 @@ def case_page(case_id: int) -> Any:
     case = _case_or_404(case_id)
     session = db_session()
     open_tasks = queries.case_open_tasks(session, case_id)
+    integrity = audit_chain.verify_case(session.connection(), case_id)
     return render_template(
         "case.html", case=case, open_tasks=open_tasks,
-        timeline=queries.case_timeline(session, case_id),
+        timeline=queries.case_timeline(session, case_id), integrity=integrity,
+        integrity_marks={p.event.id: p.kind for p in integrity.problems if p.kind != "removido"},
         deadlines=queries.case_deadlines(session, case_id),
         attachments=queries.case_attachments(session, case_id),
         documents=queries.case_documents(session, case_id),
