@@ -30,7 +30,7 @@ from flask_smorest.utils import prepare_response
 from flask_wtf.csrf import CSRFProtect
 
 from engine.errors import EngineError
-from webapp.api import cases, complaints, documents, me, public, tasks, tokens
+from webapp.api import cases, complaints, documents, idempotency, me, public, tasks, tokens
 from webapp.api.problems import PROBLEM_JSON, ApiProblem, from_engine, from_problem, install
 from webapp.api.schemas import ProblemSchema
 
@@ -86,4 +86,5 @@ def init_app(app: Flask, csrf: CSRFProtect) -> ProconApi:
         api.register_blueprint(blueprint)
         csrf.exempt(blueprint)
     install(app)
+    idempotency.install(app)
     return api
