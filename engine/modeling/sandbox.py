@@ -1,24 +1,27 @@
-"""The "Testar" sandbox: one analyst's test run of a process draft with sample data on a movable clock,
-away from real cases.
+"""The "Testar" sandbox as the web process sees it: one analyst's test run of a process draft with sample
+data on a movable clock, away from real cases — run by a separate process, shown from what it left.
 
-A :class:`Sandbox` is an isolated :class:`~engine.runtime.Runtime` on its own SQLite file (one per
-analyst and draft, made by :class:`~engine.modeling.sandbox_manager.SandboxManager` — never the real
-database, even when the application runs on PostgreSQL). It holds the draft deployed together with
-the current deployed library (for call activities), the real runtime's forms and a copy of the
-calendar (units, deadline rules, holidays, closures). Its clock starts at the real time and only
-moves forward when the analyst advances it; every operation runs inside :func:`engine.clock.use_clock`,
-so the sandbox's time — SpiffWorkflow's timers included — never leaks into other requests or into
-the worker.
+A :class:`Sandbox` is a folder (made by :class:`~engine.modeling.sandbox_manager.SandboxManager`) holding
+the draft, the deployed library (for call activities), the forms, a copy of the calendar and the
+sandbox's own SQLite file. Every operation that runs the draft — start the test case, complete a task,
+move the clock, mark a simulated service done or failed — is one request to a new child process
+(:mod:`engine.modeling.sandbox_process`, started by :class:`~engine.modeling.sandbox_runner.SandboxRunner`):
+the web process never opens the sandbox's database nor builds the draft's Runtime. Each answer carries
+the state the page shows, saved in the folder (``state.json``), so reading — :meth:`Sandbox.view`, the
+start form, the diagram — starts no process and runs no draft code.
 
-Service tasks are never sent to outside services: their jobs stay in the sandbox's database, where
-the analyst sees what would be sent (the payload) and marks each one done (with an optional result)
-or failed (an incident). The analyst plays every lane (every staff role).
+The sandbox's clock is the real (process) time shifted by how far the analyst moved it
+(``offset_seconds`` in ``sandbox.json``); :meth:`Sandbox.running` shows dates on it without leaking
+it into other requests. Service tasks are never sent to outside services: the analyst sees what would
+be sent and marks each one done (with an optional result) or failed. The analyst plays every lane.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -26,41 +29,61 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
-
 from engine import clock
 from engine.actors import Actor
-from engine.errors import EngineError, NotFound, TaskNotOpen
-from engine.forms.schema import FormDefinition
+from engine.errors import NotFound, TaskNotOpen
+from engine.forms.schema import FormDefinition, FormRegistry
 from engine.forms.submission import UploadedFile
-from engine.modeling.definitions import DEFINITIONS
-from engine.modeling.sandbox_samples import sample_values, with_sample_files
-from engine.modeling.validation import Problem
-from engine.runtime import CaseResult, Runtime, queries
-from engine.store import audit_chain
+from engine.modeling.sandbox_protocol import (
+    MAX_ADVANCE_DAYS,
+    SANDBOX_WORKER,
+    SandboxError,
+    SandboxFailure,
+    dumps,
+    files_out,
+    loads,
+    model_from,
+    raise_error,
+)
+from engine.modeling.sandbox_runner import SandboxRunner
+from engine.modeling.sandbox_samples import sample_values
+from engine.runtime import CaseResult
+from engine.runtime.projections import TaskInfo
 from engine.store.models import AuditEvent, Case, Deadline, ExternalJob, OpenTask
 from engine.store.protocol import AGENCY_TZ
 
-#: Largest single move of the sandbox clock.
-MAX_ADVANCE_DAYS = 3650
-#: The worker "holder" name written by the sandbox when it completes a simulated service.
-SANDBOX_WORKER = "teste"
-#: The file beside the sandbox's database that holds its :class:`SandboxMeta`.
+__all__ = ["MAX_ADVANCE_DAYS", "SANDBOX_WORKER", "AdvanceResult", "Sandbox", "SandboxError", "SandboxFailure",
+           "SandboxMeta", "SandboxView", "folder_lock"]
+
+#: The file of the folder that holds its :class:`SandboxMeta`.
 META_FILE = "sandbox.json"
-JOBS = ExternalJob.__table__
-AUDIT = AuditEvent.__table__
-DEADLINES = Deadline.__table__
+#: What the last operation left for the page to show.
+STATE_FILE = "state.json"
+#: When the sandbox was last looked at (written by reads, apart from the meta file they must not rewrite).
+USED_FILE = "uso.json"
+_GONE = "Este teste foi descartado ou expirou; abra “Testar” de novo."
 
 
-class SandboxError(EngineError):
-    """A sandbox operation that cannot be done (the message says why, in Portuguese)."""
-
-    def __init__(self, message: str, problems: list[Problem] | None = None) -> None:
-        super().__init__(message)
-        self.problems = problems or []
+def _write_atomic(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
 
 
-# -- the sandbox ----------------------------------------------------------------------------------
+@contextmanager
+def folder_lock(directory: Path) -> Iterator[None]:
+    """One operation at a time on a sandbox, across threads and web processes (``flock`` on a file
+    beside the folders, in ``.locks/``; not re-entrant)."""
+    locks = directory.parent / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{directory.name}.lock", "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 @dataclass
 class SandboxMeta:
     """What a sandbox keeps besides its database (``sandbox.json``)."""
@@ -73,16 +96,27 @@ class SandboxMeta:
     case_id: int | None = None
     created_at: str = ""
     last_used_at: str = ""
+    #: the draft's file under ``workflows/`` (the diagram the page draws)
+    draft_file: str = ""
 
     def save(self, directory: Path) -> None:
-        path = directory / META_FILE
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(asdict(self)), encoding="utf-8")
-        temporary.replace(path)
+        _write_atomic(directory / META_FILE, json.dumps(asdict(self)))
 
     @classmethod
     def load(cls, directory: Path) -> SandboxMeta:
-        return cls(**json.loads((directory / META_FILE).read_text(encoding="utf-8")))
+        data = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+        known = set(cls.__dataclass_fields__)
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+def last_used(directory: Path, meta: SandboxMeta) -> dt.datetime:
+    """When the sandbox was last used: an operation (meta) or a look at its page, whichever is later."""
+    moments = [dt.datetime.fromisoformat(meta.last_used_at)]
+    try:
+        moments.append(dt.datetime.fromisoformat(json.loads((directory / USED_FILE).read_text(encoding="utf-8"))))
+    except (OSError, ValueError, TypeError):
+        pass
+    return max(moments)
 
 
 @dataclass
@@ -96,7 +130,7 @@ class AdvanceResult:
 
 @dataclass
 class SandboxView:
-    """Everything the sandbox page shows, read in one go (plain objects, no open session)."""
+    """Everything the sandbox page shows (plain objects, never saved anywhere)."""
 
     now: dt.datetime
     case: Case | None
@@ -110,15 +144,17 @@ class SandboxView:
 
 
 class Sandbox:
-    """One analyst's test run of one draft, on its own database and clock."""
+    """One analyst's test run of one draft: its folder, its clock and the child that runs it."""
 
-    def __init__(self, directory: Path, runtime: Runtime, meta: SandboxMeta, actor: Actor,
-                 current_hash: Callable[[], str | None]) -> None:
+    def __init__(self, directory: Path, meta: SandboxMeta, actor: Actor, current_hash: Callable[[], str | None],
+                 runner: SandboxRunner) -> None:
         self.directory = directory
-        self.runtime = runtime
         self.meta = meta
         self.actor = actor
+        self.runner = runner
+        self.forms = FormRegistry(directory / "forms")
         self._current_hash = current_hash
+        self._state: dict[str, Any] | None = None
         self._lock = threading.RLock()
 
     # -- clock ----------------------------------------------------------------------------------
@@ -131,15 +167,17 @@ class Sandbox:
 
     @contextmanager
     def running(self) -> Iterator[Sandbox]:
-        """Run a block on this sandbox's clock, one operation at a time; records the use."""
+        """Run a block on this sandbox's clock (this context only), one operation at a time."""
         with self._lock, clock.use_clock(self.clock):
             try:
                 yield self
             finally:
-                self.meta.last_used_at = clock.process_now().isoformat()
-                self.meta.save(self.directory)
+                try:
+                    _write_atomic(self.directory / USED_FILE, json.dumps(clock.process_now().isoformat()))
+                except OSError:
+                    pass  # discarded meanwhile
 
-    # -- reading --------------------------------------------------------------------------------
+    # -- reading (no process, no draft code) ----------------------------------------------------
     @property
     def process_id(self) -> str:
         return self.meta.process_id
@@ -148,181 +186,116 @@ class Sandbox:
     def started(self) -> bool:
         return self.meta.case_id is not None
 
+    def _view_state(self) -> dict[str, Any]:
+        if self._state is None:
+            try:
+                self._state = loads((self.directory / STATE_FILE).read_bytes())
+            except FileNotFoundError:
+                raise SandboxError(_GONE) from None
+        return self._state
+
     def start_form(self) -> tuple[FormDefinition, str]:
-        with self.running():
-            return self.runtime.first_form(self.process_id)
+        """The start form and its task's name, as the child found them when the test was prepared."""
+        start = self._view_state().get("start")
+        if start is None:
+            raise SandboxError("O caso de teste já começou; use “Reiniciar teste” para começar de novo.")
+        if "error" in start:
+            raise SandboxError(f"O rascunho não chega à primeira tarefa: {start['error']}")
+        return self.forms.get(start["form_key"]), str(start.get("title") or "")
 
     def sample_values(self, form: FormDefinition) -> dict[str, str]:
         return sample_values(form, self.now().astimezone(AGENCY_TZ).date())
 
+    def form_for(self, task: OpenTask) -> FormDefinition:
+        if not task.form_key:
+            raise NotFound(f"A tarefa '{task.title}' não tem formulário.")
+        return self.forms.get(task.form_key)
+
     def form_for_task(self, task_id: str) -> tuple[OpenTask, FormDefinition]:
-        with self.running(), self.runtime.Session() as session:
-            task = queries.open_task(session, task_id)
-            if task is None or task.case_id != self.meta.case_id:
-                raise TaskNotOpen("Esta tarefa não está aberta no teste.")
-            return task, self.runtime.form_for(task)
+        task = next((t for t in self.view().open_tasks if t.task_id == task_id), None)
+        if task is None:
+            raise TaskNotOpen("Esta tarefa não está aberta no teste.")
+        return task, self.form_for(task)
 
     def diagram_xml(self) -> str:
-        with self.runtime.db.connect() as conn:
-            xml = conn.scalar(select(DEFINITIONS.c.bpmn_xml).where(DEFINITIONS.c.process_id == self.process_id)
-                              .order_by(DEFINITIONS.c.version.desc()).limit(1))
-        if xml is None:
+        path = self.directory / "workflows" / Path(self.meta.draft_file).name
+        if not self.meta.draft_file or not path.is_file():
             raise NotFound("O diagrama do teste não foi encontrado.")
-        return xml
+        return path.read_text(encoding="utf-8")
 
     def view(self) -> SandboxView:
-        with self.running(), self.runtime.Session() as session:
-            case_id = self.meta.case_id
-            stale = self._current_hash() not in (None, self.meta.draft_hash)
-            if case_id is None:
-                return SandboxView(self.now(), None, [], [], [], [], [], [], stale)
-            case = session.get(Case, case_id)
-            open_tasks = queries.case_open_tasks(session, case_id)
-            return SandboxView(
-                self.now(), case, open_tasks, queries.case_timeline(session, case_id),
-                queries.case_deadlines(session, case_id), self.jobs(session),
-                sorted({t.spec_name for t in open_tasks} | set(self._waiting_elements(session))),
-                sorted(queries.completed_elements(session, case_id)), stale)
+        state = self._view_state()
+        stale = self._current_hash() not in (None, self.meta.draft_hash)
+        case = model_from(Case, state["case"]) if state.get("case") else None
+        return SandboxView(
+            self.now(), case, [model_from(OpenTask, row) for row in state.get("open_tasks", ())],
+            [model_from(AuditEvent, row) for row in state.get("timeline", ())],
+            [model_from(Deadline, row) for row in state.get("deadlines", ())],
+            [model_from(ExternalJob, row) for row in state.get("jobs", ())],
+            list(state.get("current_elements", ())), list(state.get("done_elements", ())), stale)
 
-    def jobs(self, session: Any = None) -> list[ExternalJob]:
+    def jobs(self) -> list[ExternalJob]:
         """The case's service tasks waiting (what would be sent) or marked failed."""
-        if self.meta.case_id is None:
-            return []
-        if session is None:
-            with self.runtime.Session() as own:
-                return queries.case_jobs(own, self.meta.case_id)
-        return queries.case_jobs(session, self.meta.case_id)
+        return self.view().jobs
 
-    def _waiting_elements(self, session: Any) -> list[str]:
-        """Timers and service tasks the case waits on (part of its current position)."""
-        timers = session.scalars(select(Deadline.spec_name).where(
-            Deadline.case_id == self.meta.case_id, Deadline.kind == "legal", Deadline.fired_at.is_(None),
-            Deadline.met_at.is_(None)))
-        jobs = session.scalars(select(ExternalJob.spec_name).where(
-            ExternalJob.case_id == self.meta.case_id, ExternalJob.status.in_(("pendente", "incidente"))))
-        return [*timers, *jobs]
-
-    # -- commands -------------------------------------------------------------------------------
+    # -- commands (each one request to the child) -----------------------------------------------
     def start(self, values: Mapping[str, str], files: Mapping[str, UploadedFile] | None = None) -> CaseResult:
         """Start the test case, completing the start form with ``values`` (validated as usual)."""
-        with self.running():
-            if self.meta.case_id is not None:
-                raise SandboxError("O teste já tem um caso em andamento; use “Reiniciar” para começar de novo.")
-            form, _title = self.runtime.first_form(self.process_id)
-            result = self.runtime.start_case(self.process_id, self.actor, values, with_sample_files(form, files))
-            self.meta.case_id = result.case_id
-            return result
+        return _case_result(self._call("start", values=dict(values), files=files_out(dict(files or {}))))
 
     def complete(self, task_id: str, values: Mapping[str, str],
                  files: Mapping[str, UploadedFile] | None = None) -> CaseResult:
         """Complete an open task of the test case (form validation applies; every role allowed)."""
-        with self.running():
-            task, form = self.form_for_task(task_id)
-            return self.runtime.complete_task(task.case_id, task_id, self.actor, values,
-                                              with_sample_files(form, files))
+        return _case_result(self._call("complete", task_id=task_id, values=dict(values),
+                                       files=files_out(dict(files or {}))))
 
     def complete_job(self, job_id: int, result: Mapping[str, Any] | None = None) -> CaseResult:
         """Mark a simulated service task done; ``result`` is merged into the case data, as a handler's would."""
-        with self.running():
-            job = self._job(job_id)
-            return self.runtime.complete_service_task(job.id, dict(result or {}), worker=SANDBOX_WORKER)
+        return _case_result(self._call("complete_job", job_id=int(job_id), result=dict(result or {})))
 
     def fail_job(self, job_id: int, message: str) -> None:
         """Mark a simulated service task failed: it becomes an incident, as after the last retry."""
-        reason = (message or "").strip() or "falha simulada no teste"
-        with self.running():
-            job = self._job(job_id)
-            if job.status != "pendente":
-                raise SandboxError(f"O serviço “{job.title}” não está aguardando (situação: {job.status}).")
-            now = clock.now()
-            text = f"Serviço “{job.title}” marcado como falha no teste: {reason}"[:1000]
-            with self.runtime.db.begin() as conn:
-                conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
-                    attempts=job.attempts + 1, status="incidente", incident_at=now, last_error=text))
-                audit_chain.append(conn, [dict(
-                    case_id=job.case_id, at=now, actor=self.actor.username, action="incidente",
-                    task_spec=job.spec_name, task_id=job.task_id, description=text[:500],
-                    details={"servico": job.topic, "simulado": True})])
+        self._call("fail_job", job_id=int(job_id), message=message)
 
     def retry_job(self, job_id: int) -> None:
         """Put a job marked failed back to waiting."""
-        with self.running():
-            job = self._job(job_id)
-            if job.status != "incidente":
-                raise SandboxError(f"O serviço “{job.title}” não está com falha.")
-            with self.runtime.db.begin() as conn:
-                conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
-                    status="pendente", incident_at=None, last_error=None))
-                audit_chain.append(conn, [dict(
-                    case_id=job.case_id, at=clock.now(), actor=self.actor.username,
-                    action="incidente_reprocessado", task_spec=job.spec_name, task_id=job.task_id,
-                    description=f"Serviço reenviado no teste: {job.title}", details={"simulado": True})])
-
-    def _job(self, job_id: int) -> Any:
-        with self.runtime.db.connect() as conn:
-            job = conn.execute(select(JOBS).where(JOBS.c.id == job_id)).first()
-        if job is None or job.case_id != self.meta.case_id:
-            raise NotFound(f"Serviço {job_id} não encontrado neste teste.")
-        if job.status == "concluido":
-            raise TaskNotOpen(f"O serviço “{job.title}” já foi concluído.")
-        return job
+        self._call("retry_job", job_id=int(job_id))
 
     def advance(self, days: int = 0, business_days: int = 0, until: dt.date | None = None) -> AdvanceResult:
         """Move the sandbox clock forward by calendar days, working days (the unit's calendar) or to
         a date (same time of day), firing every timer that falls due on the way, in due order."""
-        with self.running():
-            before = self.now()
-            target = self._target(before, days, business_days, until)
-            fired: list[str] = []
-            for _round in range(1000):
-                next_due = self._next_due()
-                if next_due is None or next_due >= target:
-                    break
-                self._set_now(max(next_due + dt.timedelta(seconds=1), self.now()))
-                fired.extend(self._fire())
-            self._set_now(target)
-            fired.extend(self._fire())
-            return AdvanceResult(before, self.now(), fired)
+        result = self._call("advance", days=days, business_days=business_days, until=until)
+        return AdvanceResult(result["before"], result["after"], list(result["fired"]))
 
-    def _target(self, now: dt.datetime, days: int, business_days: int, until: dt.date | None) -> dt.datetime:
-        chosen = [x for x in (days, business_days, until) if x]
-        if len(chosen) != 1:
-            raise SandboxError("Informe uma forma de avançar o relógio: dias corridos, dias úteis ou uma data.")
-        if until is not None:
-            local = now.astimezone(AGENCY_TZ)
-            if until <= local.date():
-                raise SandboxError(f"O relógio do teste só anda para a frente: escolha uma data depois de "
-                                   f"{local:%d/%m/%Y}.")
-            if (until - local.date()).days > MAX_ADVANCE_DAYS:
-                raise SandboxError(f"Avance no máximo {MAX_ADVANCE_DAYS} dias de uma vez.")
-            return dt.datetime.combine(until, local.timetz()).astimezone(dt.UTC)
-        amount = days or business_days
-        if amount < 1 or amount > MAX_ADVANCE_DAYS:
-            raise SandboxError(f"Informe um número de dias entre 1 e {MAX_ADVANCE_DAYS}.")
-        if days:
-            return now + dt.timedelta(days=days)
-        calendar = self.runtime.calendars.for_unit(self.actor.unit)
-        today = now.astimezone(AGENCY_TZ).date()
-        return now + (calendar.add_working_days(today, business_days) - today)
+    def _call(self, op: str, **args: Any) -> Any:
+        with self._lock, folder_lock(self.directory):
+            try:
+                self.meta = SandboxMeta.load(self.directory)  # another process may have moved it
+            except FileNotFoundError:
+                raise SandboxError(_GONE) from None
+            return self.exchange(op, args)
 
-    def _next_due(self) -> dt.datetime | None:
-        with self.runtime.db.connect() as conn:
-            return conn.scalar(select(func.min(DEADLINES.c.due_at)).where(
-                DEADLINES.c.kind == "legal", DEADLINES.c.fired_at.is_(None), DEADLINES.c.met_at.is_(None)))
-
-    def _set_now(self, moment: dt.datetime) -> None:
-        self.meta.offset_seconds = (moment - clock.process_now()).total_seconds()
-
-    def _fire(self) -> list[str]:
-        """Fire the due timers (as the worker would) and say which went off."""
-        with self.runtime.db.connect() as conn:
-            last = conn.scalar(select(func.max(AUDIT.c.id))) or 0
-        for _round in range(20):
-            if not self.runtime.fire_due_timers():
-                break
-        with self.runtime.db.connect() as conn:
-            return list(conn.scalars(select(AUDIT.c.description).where(
-                AUDIT.c.id > last, AUDIT.c.action == "prazo_vencido").order_by(AUDIT.c.id)))
+    def exchange(self, op: str, args: dict[str, Any]) -> Any:
+        """One request to a new child (the caller holds :func:`folder_lock`); saves what it left."""
+        meta = self.meta
+        answer = self.runner.call(self.directory, {
+            "op": op, "now": clock.process_now(), "offset_seconds": meta.offset_seconds, "case_id": meta.case_id,
+            "process_id": meta.process_id, "args": args})
+        if answer.get("state") is not None:
+            self._state = answer["state"]
+            _write_atomic(self.directory / STATE_FILE, dumps(self._state))
+        meta.offset_seconds = float(answer.get("offset_seconds") or 0.0)
+        meta.case_id = answer.get("case_id")
+        meta.last_used_at = clock.process_now().isoformat()
+        meta.save(self.directory)
+        if not answer["ok"]:
+            raise_error(answer.get("error") or {})
+        return answer.get("result")
 
     def close(self) -> None:
-        self.runtime.db.dispose()
+        """Nothing stays open between requests (kept for callers that close what they opened)."""
+
+
+def _case_result(result: dict[str, Any]) -> CaseResult:
+    return CaseResult(result["case_id"], result["protocol"], result["version"], result["status"],
+                      [TaskInfo(**task) for task in result.get("open_tasks", ())])

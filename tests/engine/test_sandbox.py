@@ -1,6 +1,6 @@
-"""The "Testar" sandbox (engine side): a draft run on its own SQLite file and clock, sample data,
-timers fired by moving the clock, simulated service tasks, isolation from the real database,
-per-analyst reuse and clean-up."""
+"""The "Testar" sandbox (engine side): a draft run on its own SQLite file and clock (by its own process,
+see test_sandbox_process.py), sample data, timers fired by moving the clock, simulated service tasks,
+isolation from the real database, per-analyst reuse and clean-up."""
 
 from __future__ import annotations
 
@@ -63,9 +63,9 @@ def test_sample_data_starts_the_case_and_never_touches_the_real_database(
         runtime: Runtime, manager: SandboxManager, draft_id: int, analyst: Actor) -> None:
     before = counts(runtime)
     sandbox = manager.open(analyst, draft_id)
-    assert str(sandbox.runtime.db.url).startswith("sqlite:///")
-    assert Path(sandbox.runtime.db.url.database).is_relative_to(manager.root)
-    assert sandbox.runtime.db.url != runtime.db.url
+    database = sandbox.directory / "sandbox.sqlite3"
+    assert database.is_file() and database.is_relative_to(manager.root)
+    assert str(runtime.db.url) != f"sqlite:///{database}"
     form, title = sandbox.start_form()
     assert title == "Registrar reclamação"
     values = sandbox.sample_values(form)
@@ -187,8 +187,8 @@ def test_reuse_per_analyst_reopen_after_restart_reset_and_cleanup(
         frozen_clock: clock.FrozenClock) -> None:
     other = Actor("rui", "Rui Processos", frozenset({"analista_processos"}))
     sandbox = manager.open(analyst, draft_id)
-    assert manager.open(analyst, draft_id) is sandbox
-    assert manager.open(other, draft_id) is not sandbox
+    assert manager.open(analyst, draft_id).directory == sandbox.directory
+    assert manager.open(other, draft_id).directory != sandbox.directory
     form, _ = sandbox.start_form()
     case_id = sandbox.start(sandbox.sample_values(form)).case_id
     sandbox.advance(days=3)
@@ -204,7 +204,7 @@ def test_reuse_per_analyst_reopen_after_restart_reset_and_cleanup(
 
     frozen_clock.advance(dt.timedelta(hours=7))
     assert manager.cleanup() == 2  # both analysts' sandboxes, unused for more than 6 hours
-    assert list(manager.root.iterdir()) == []
+    assert [p for p in manager.root.iterdir() if not p.name.startswith(".")] == []  # .locks stays
     assert manager.get(analyst, draft_id) is None
     assert manager.discard(analyst, draft_id) is False
 

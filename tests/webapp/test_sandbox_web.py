@@ -1,6 +1,8 @@
 """“Testar” through the Flask app with CSRF on: who may enter, the start form with sample data, a
 task completed, invalid input kept, the clock advanced until the CIP timer fires, service tasks,
-reset and discard — and the real database untouched throughout."""
+reset and discard — and the real database untouched throughout. The draft runs only in the sandbox's
+own process, only on a POST: a GET shows what the last POST left and starts no process; a draft over
+the limits gets a message and the app goes on."""
 
 from __future__ import annotations
 
@@ -13,6 +15,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from engine.modeling.sandbox_manager import SandboxManager
+from engine.modeling.sandbox_runner import SandboxLimits, SandboxRunner
 from engine.modeling.sandbox_samples import SAMPLE_CPF
 from engine.modeling.versioning import ProcessCatalog
 from engine.runtime import Runtime
@@ -60,6 +64,10 @@ def current_task(client: FlaskClient, url: str) -> str:
     return match.group(1)
 
 
+def prepare(client: FlaskClient, url: str) -> object:
+    return post(client, url, {"acao": "preparar"}, url)
+
+
 def test_access(app: Flask, draft_id: int) -> None:
     url = f"/processos/rascunhos/{draft_id}/testar"
     anonymous = app.test_client().get(url)
@@ -69,7 +77,51 @@ def test_access(app: Flask, draft_id: int) -> None:
     paula = client_for(app, "paula")
     assert paula.get("/processos/rascunhos/9999/testar").status_code == 404
     catalogue = paula.get("/processos/").get_data(as_text=True)
-    assert f'href="{url}"' in catalogue and ">Testar</a>" in catalogue
+    assert f'action="{url}"' in catalogue and 'name="acao" value="preparar"' in catalogue  # a POST, never a GET
+    assert ">Testar</button>" in catalogue
+
+
+def test_a_get_never_runs_the_draft(app: Flask, draft_id: int, complaint: dict[str, str], tmp_path: Path) -> None:
+    paula = client_for(app, "paula")
+    url = f"/processos/rascunhos/{draft_id}/testar"
+    page = paula.get(url)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert not (tmp_path / "testes").exists() or list((tmp_path / "testes").iterdir()) == []  # nothing created
+    assert "Preparar o teste" in html
+    runner = app.extensions["procon_sandboxes"].runner
+    assert runner.spawned == 0
+    assert paula.get(f"{url}/diagrama.bpmn").status_code == 404
+    assert prepare(paula, url).status_code == 302
+    assert runner.spawned == 1  # the sandbox is prepared by its own process, on the POST
+    for _round in range(3):
+        assert "Iniciar o caso de teste" in paula.get(url).get_data(as_text=True)
+        assert paula.get(f"{url}/diagrama.bpmn").status_code == 200
+    assert runner.spawned == 1
+    assert post(paula, url, complaint, url).status_code == 302
+    assert runner.spawned == 2
+    task_id = current_task(paula, url)
+    for _round in range(3):
+        assert "Atendimento preliminar" in paula.get(f"{url}?tarefa={task_id}").get_data(as_text=True)
+    assert runner.spawned == 2
+
+
+def test_a_draft_over_the_limits_gets_a_message_and_the_app_goes_on(
+        app: Flask, runtime: Runtime, draft_id: int, complaint: dict[str, str], tmp_path: Path) -> None:
+    limits = SandboxLimits(cpu_seconds=2, wall_seconds=8)
+    app.extensions["procon_sandboxes"] = SandboxManager(runtime, tmp_path / "testes",
+                                                        runner=SandboxRunner(limits, test_hook="spin@start"))
+    paula = client_for(app, "paula")
+    url = f"/processos/rascunhos/{draft_id}/testar"
+    assert prepare(paula, url).status_code == 302
+    response = post(paula, url, complaint, url)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "O teste excedeu o limite de tempo" in html
+    assert 'value="João da Silva"' in html  # what was typed is kept
+    again = paula.get(url)
+    assert again.status_code == 200 and "Iniciar o caso de teste" in again.get_data(as_text=True)
+    assert paula.get("/processos/").status_code == 200
 
 
 def test_steps_clock_and_timer(app: Flask, runtime: Runtime, draft_id: int, complaint: dict[str, str],
@@ -77,6 +129,7 @@ def test_steps_clock_and_timer(app: Flask, runtime: Runtime, draft_id: int, comp
     before = real_counts(runtime)
     paula = client_for(app, "paula")
     url = f"/processos/rascunhos/{draft_id}/testar"
+    assert prepare(paula, url).status_code == 302
     page = paula.get(url)
     html = page.get_data(as_text=True)
     assert page.status_code == 200
@@ -128,10 +181,11 @@ def test_steps_clock_and_timer(app: Flask, runtime: Runtime, draft_id: int, comp
 
     reset = post(paula, f"{url}/reiniciar", {}, url)
     assert reset.status_code == 302
-    assert "Iniciar o caso de teste" in paula.get(url).get_data(as_text=True)
+    html = paula.get(url).get_data(as_text=True)
+    assert "Iniciar o caso de teste" in html and "02/03/2026 10:00" in html  # the clock back to now
     gone = post(paula, f"{url}/descartar", {}, url)
     assert gone.status_code == 302 and gone.headers["Location"].endswith("/processos/")
-    assert list((tmp_path / "testes").iterdir()) == []
+    assert [p for p in (tmp_path / "testes").iterdir() if not p.name.startswith(".")] == []  # .locks stays
     assert real_counts(runtime) == before
 
 
@@ -157,7 +211,8 @@ def test_service_tasks_marked_by_hand(app: Flask, runtime: Runtime, complaint: d
 
 def test_invalid_draft_shows_its_problems(app: Flask, runtime: Runtime) -> None:
     draft = ProcessCatalog(runtime).save_draft("reclamacao", "<bpmn:definitions", "paula")
-    response = client_for(app, "paula").get(f"/processos/rascunhos/{draft.id}/testar")
+    url = f"/processos/rascunhos/{draft.id}/testar"
+    response = prepare(client_for(app, "paula"), url)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "não pode ser testado" in html and 'id="problemas"' in html

@@ -4,8 +4,11 @@ that moves forward to see deadlines fire — without touching real cases.
 One page, ``/processos/rascunhos/<draft_id>/testar``: the draft's diagram with the current position,
 the start form (before the test case exists) or the selected open task's form (``?tarefa=<id>``;
 the form posts back to the same address), the sandbox clock with the buttons to advance it, the
-simulated service tasks, the deadlines and the timeline. The rules live in :mod:`engine.modeling.sandbox`;
-these views translate requests and errors into Portuguese messages, keeping what was typed.
+simulated service tasks, the deadlines and the timeline. The draft runs only in the sandbox's own
+process (:mod:`engine.modeling.sandbox`), and only on a POST: preparing the test (``acao=preparar``,
+the catalogue's “Testar” button), starting the case, completing a task, moving the clock, marking a
+service. A GET shows what the last POST left and starts nothing. These views translate requests and
+errors into Portuguese messages, keeping what was typed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from engine.errors import ConflictError, EngineError, InvalidSubmission, NotFound, PermissionDenied, TaskNotOpen
-from engine.modeling.sandbox import Sandbox, SandboxError
+from engine.modeling.sandbox import Sandbox, SandboxError, SandboxFailure
 from engine.modeling.sandbox_manager import SandboxManager
+from engine.modeling.sandbox_runner import SandboxLimits, SandboxRunner
 from engine.modeling.versioning import ANALYST_ROLE
 from engine.store.protocol import AGENCY_TZ
 from webapp.auth import role_required
@@ -33,6 +37,14 @@ ROLES = (ANALYST_ROLE, "admin")
 _create_lock = threading.Lock()
 
 
+def _limits() -> SandboxLimits:
+    """Per-operation limits (``SANDBOX_CPU_SECONDS``, ``SANDBOX_MEMORY_MB``, ``SANDBOX_TIMEOUT_SECONDS``)."""
+    config, default = current_app.config, SandboxLimits()
+    return SandboxLimits(cpu_seconds=int(config.get("SANDBOX_CPU_SECONDS") or default.cpu_seconds),
+                         memory_bytes=int(config.get("SANDBOX_MEMORY_MB") or default.memory_bytes // 2**20) * 2**20,
+                         wall_seconds=float(config.get("SANDBOX_TIMEOUT_SECONDS") or default.wall_seconds))
+
+
 def manager() -> SandboxManager:
     """The application's sandboxes (folder: ``SANDBOX_ROOT``, else ``instance/sandboxes``)."""
     found = current_app.extensions.get("procon_sandboxes")
@@ -41,20 +53,25 @@ def manager() -> SandboxManager:
             found = current_app.extensions.get("procon_sandboxes")
             if found is None:
                 root = current_app.config.get("SANDBOX_ROOT") or Path(current_app.instance_path) / "sandboxes"
-                found = SandboxManager(current_app.extensions["procon_runtime"], Path(root))
+                found = SandboxManager(current_app.extensions["procon_runtime"], Path(root),
+                                       runner=SandboxRunner(_limits()))
                 current_app.extensions["procon_sandboxes"] = found
     return found
 
 
+def _cannot_test(draft_id: int, error: SandboxError) -> tuple[str, int]:
+    return render_template("sandbox_error.html", draft_id=draft_id, message=str(error),
+                           problems=error.problems), 422
+
+
 def _sandbox(draft_id: int) -> Sandbox | tuple[str, int]:
-    """The analyst's sandbox for the draft (created on first visit), or the page explaining why not."""
+    """The analyst's sandbox for the draft, prepared if needed (POST only), or the page explaining why not."""
     try:
         return manager().open(g.actor, draft_id)
     except NotFound:
         abort(404)
     except SandboxError as error:
-        return render_template("sandbox_error.html", draft_id=draft_id, message=str(error),
-                               problems=error.problems), 422
+        return _cannot_test(draft_id, error)
 
 
 def _back(draft_id: int, task_id: str | None = None) -> Response:
@@ -65,37 +82,57 @@ def _render(sandbox: Sandbox, draft_id: int, task_id: str | None = None, raw: di
             errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     with sandbox.running():  # dates and "vencido" badges on the sandbox's clock
         view = sandbox.view()
-        selected = None
+        selected, start_error = None, ""
+        form, form_title = None, ""
         if view.case is None:
-            form, form_title = sandbox.start_form()
+            try:
+                form, form_title = sandbox.start_form()
+            except SandboxError as error:
+                start_error = str(error)
         elif view.open_tasks:
             selected = next((t for t in view.open_tasks if t.task_id == task_id), view.open_tasks[0])
-            form, form_title = sandbox.runtime.form_for(selected), selected.title
-        else:
-            form, form_title = None, ""
+            form, form_title = (sandbox.form_for(selected) if selected.form_key else None), selected.title
         if form is not None and raw is None:
             raw = {**sandbox.sample_values(form), **(prefilled(form, view.case.data or {}) if view.case else {})}
         html = render_template(
             "sandbox.html", draft_id=draft_id, sandbox=sandbox, view=view, form=form, form_title=form_title,
-            selected=selected, raw=raw or {}, errors=errors or {},
+            selected=selected, raw=raw or {}, errors=errors or {}, start_error=start_error,
             today=view.now.astimezone(AGENCY_TZ).date().isoformat())
     return html, status
 
 
-@bp.route("/<int:draft_id>/testar", methods=["GET", "POST"])
-@role_required(*ROLES)
-def page(draft_id: int) -> Any:
-    sandbox = _sandbox(draft_id)
-    if not isinstance(sandbox, Sandbox):
-        return sandbox
-    task_id = request.args.get("tarefa") or None
-    if request.method == "GET":
+def _show(draft_id: int, task_id: str | None) -> Any:
+    """The GET: what the last POST left, or the button that prepares the test. Starts no process."""
+    sandbox = manager().get(g.actor, draft_id)
+    if sandbox is None:
+        try:
+            draft = manager().catalog.draft(draft_id)
+        except NotFound:
+            abort(404)
+        return render_template("sandbox_prepare.html", draft_id=draft_id, draft=draft)
+    try:
         if sandbox.started:
             # The task's form posts back to this address: it must name an open task.
             open_ids = [t.task_id for t in sandbox.view().open_tasks]
             if open_ids and task_id not in open_ids:
                 return _back(draft_id, open_ids[0])
         return _render(sandbox, draft_id, task_id)
+    except SandboxError as error:  # discarded by another request meanwhile
+        flash(str(error), "erro")
+        return redirect(url_for("processes.index"))
+
+
+@bp.route("/<int:draft_id>/testar", methods=["GET", "POST"])
+@role_required(*ROLES)
+def page(draft_id: int) -> Any:
+    task_id = request.args.get("tarefa") or None
+    if request.method == "GET":
+        return _show(draft_id, task_id)
+    sandbox = _sandbox(draft_id)
+    if not isinstance(sandbox, Sandbox):
+        return sandbox
+    if request.form.get("acao") == "preparar":
+        return _back(draft_id)
     values = submitted_values()
     try:
         if not sandbox.started:
@@ -112,6 +149,9 @@ def page(draft_id: int) -> Any:
     except InvalidSubmission as error:
         flash(str(error), "erro")
         return _render(sandbox, draft_id, task_id, error.result.raw, error.result.errors, 422)
+    except SandboxFailure as error:  # over a limit or crashed: say so, keep what was typed
+        flash(str(error), "erro")
+        return _render(sandbox, draft_id, task_id, values, {}, 422)
     except (TaskNotOpen, ConflictError, PermissionDenied, SandboxError) as error:
         flash(str(error), "erro")
         return _back(draft_id)
@@ -151,7 +191,7 @@ def advance(draft_id: int) -> Any:
                 flash("Informe quantos dias o relógio do teste deve avançar (um número inteiro).", "erro")
                 return _back(draft_id)
             moved = sandbox.advance(**({"business_days": amount} if mode == "uteis" else {"days": amount}))
-    except SandboxError as error:
+    except EngineError as error:
         flash(str(error), "erro")
         return _back(draft_id)
     when = data_hora(moved.after)
@@ -164,6 +204,8 @@ def advance(draft_id: int) -> Any:
 @bp.route("/<int:draft_id>/testar/servicos/<int:job_id>/<action>", methods=["POST"])
 @role_required(*ROLES)
 def service(draft_id: int, job_id: int, action: str) -> Any:
+    if action not in ("concluir", "falhar", "reenviar"):
+        abort(404)
     sandbox = _sandbox(draft_id)
     if not isinstance(sandbox, Sandbox):
         return sandbox
@@ -184,14 +226,10 @@ def service(draft_id: int, job_id: int, action: str) -> Any:
         elif action == "falhar":
             sandbox.fail_job(job_id, request.form.get("mensagem", ""))
             flash("Serviço marcado como falha no teste.", "sucesso")
-        elif action == "reenviar":
+        else:
             sandbox.retry_job(job_id)
             flash("Serviço voltou a aguardar.", "sucesso")
-        else:
-            abort(404)
-    except (SandboxError, TaskNotOpen, ConflictError) as error:
-        flash(str(error), "erro")
-    except NotFound as error:
+    except EngineError as error:
         flash(str(error), "erro")
     return _back(draft_id)
 
@@ -204,8 +242,7 @@ def reset(draft_id: int) -> Any:
     except NotFound:
         abort(404)
     except SandboxError as error:
-        return render_template("sandbox_error.html", draft_id=draft_id, message=str(error),
-                               problems=error.problems), 422
+        return _cannot_test(draft_id, error)
     flash("Teste reiniciado: o rascunho atual foi carregado e o relógio voltou para agora.", "sucesso")
     return _back(draft_id)
 
@@ -224,4 +261,7 @@ def diagram(draft_id: int) -> Any:
     sandbox = manager().get(g.actor, draft_id)
     if sandbox is None:
         abort(404)
-    return Response(sandbox.diagram_xml(), mimetype="application/xml")
+    try:
+        return Response(sandbox.diagram_xml(), mimetype="application/xml")
+    except NotFound:
+        abort(404)
