@@ -38,6 +38,7 @@ from engine.modeling.sandbox_samples import with_sample_files
 from engine.roles import STAFF_ROLES
 from engine.runtime import CaseResult, EngineConfig, Runtime, queries
 from engine.schema import create_schema
+from engine.store import audit_chain
 from engine.store.models import AuditEvent, Case, Deadline, ExternalJob
 from engine.store.protocol import AGENCY_TZ
 
@@ -161,10 +162,10 @@ class Operations:
         with self.runtime.db.begin() as conn:
             conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
                 attempts=job.attempts + 1, status="incidente", incident_at=now, last_error=text))
-            conn.execute(insert(AUDIT).values(
+            audit_chain.append(conn, [dict(
                 case_id=job.case_id, at=now, actor=self.actor.username, action="incidente",
                 task_spec=job.spec_name, task_id=job.task_id, description=text[:500],
-                details={"servico": job.topic, "simulado": True}))
+                details={"servico": job.topic, "simulado": True})])
 
     def op_retry_job(self, job_id: int) -> None:
         job = self._job(job_id)
@@ -173,10 +174,10 @@ class Operations:
         with self.runtime.db.begin() as conn:
             conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(
                 status="pendente", incident_at=None, last_error=None))
-            conn.execute(insert(AUDIT).values(
+            audit_chain.append(conn, [dict(
                 case_id=job.case_id, at=clock.now(), actor=self.actor.username,
                 action="incidente_reprocessado", task_spec=job.spec_name, task_id=job.task_id,
-                description=f"Serviço reenviado no teste: {job.title}", details={"simulado": True}))
+                description=f"Serviço reenviado no teste: {job.title}", details={"simulado": True})])
 
     def _job(self, job_id: int) -> Any:
         with self.runtime.db.connect() as conn:
