@@ -2,7 +2,9 @@
 
 A consumer or a supplier's representative is an actor with a party role (``consumidor`` /
 ``fornecedor``) and ``parties``: the (role, CPF or CNPJ) pairs they answer for. The runtime lets them
-act only on tasks of their role in cases whose parties include one of those pairs.
+act only on tasks of their role in cases whose parties include one of those pairs. A consumer who has not
+proven its CPF holds it in ``limited`` instead: it reaches only the cases it filed itself or proved one by
+one (:mod:`engine.parties.case_parties`).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ class Actor:
     unit: str = "CAP"
     #: (party role, canonical CPF/CNPJ) pairs this person answers for; empty for staff
     parties: frozenset[tuple[str, str]] = frozenset()
+    #: pairs claimed but not proven: they reach only the cases this person filed or proved one by one
+    limited: frozenset[tuple[str, str]] = frozenset()
 
     def has_role(self, *roles: str) -> bool:
         return "admin" in self.roles or bool(self.roles.intersection(roles))

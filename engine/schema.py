@@ -15,6 +15,7 @@ from engine.dashboard import aggregates as _aggregates  # noqa: F401  (registers
 from engine.forms import models as _form_models  # noqa: F401  (registers the form editor tables)
 from engine.modeling import models as _modeling_models  # noqa: F401  (registers the versioning tables)
 from engine.parties import models as _party_models  # noqa: F401  (registers the portal tables)
+from engine.parties import proof_models as _proof_models  # noqa: F401  (registers the identity proofing tables)
 from engine.store import audit_chain as _audit_chain  # noqa: F401  (registers the hash chain's tables)
 from engine.store import idempotency as _idempotency  # noqa: F401  (registers the API idempotency table)
 from engine.store import login_sessions as _login_sessions  # noqa: F401  (registers the sessions table)

@@ -63,12 +63,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.modeling import form_editor, processes, sandbox
     from webapp.portal import auth as portal_auth
     from webapp.portal import cases as portal_cases
+    from webapp.portal import company_proof as portal_company
     from webapp.portal import consumer as portal_consumer
+    from webapp.portal import identity as portal_identity
     from webapp.portal import oidc as portal_oidc
     from webapp.portal import supplier as portal_supplier
     from webapp.public import pages as public
     from webapp.public import verification
     from webapp.staff import calendar_admin, cases, dashboard, documents, inbox, incidents
+    from webapp.staff import companies as staff_companies
+    from webapp.staff import party_identity as staff_identity
 
     filters.register(app)
     errors.register(app)
@@ -87,6 +91,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(portal_supplier.bp)
     app.register_blueprint(portal_cases.bp)
     app.register_blueprint(portal_consumer.bp)
+    app.register_blueprint(portal_identity.bp)
+    app.register_blueprint(portal_company.bp)
+    app.register_blueprint(staff_companies.bp)
+    app.register_blueprint(staff_identity.bp)
     app.register_blueprint(public.bp)
     app.register_blueprint(verification.bp)
     app.register_blueprint(form_editor.bp)

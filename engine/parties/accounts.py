@@ -4,6 +4,12 @@ whose administrator invites representatives, and everyone may hold scoped, revoc
 Each function takes a SQLAlchemy session and leaves committing to the caller, so a sign-up and its
 confirmation e-mail (queued in ``outbound_emails``, sent by the worker) are one transaction.
 Secrets (confirmation and invitation links, API tokens) are random, shown once and stored as SHA-256.
+
+A sign-up never says whether a CPF or an e-mail already has an account: the page is the same, nothing is
+created, and the existing account's address is told that someone tried (or, for an account never confirmed
+with that same e-mail, sent a new confirmation link). Knowing a CPF or a CNPJ opens nothing by itself: a
+consumer reaches the cases filed at the counter only after proof (:mod:`engine.parties.identity`), and a
+company's representative acts for its CNPJ only after proof (:mod:`engine.parties.companies`).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from engine import clock
 from engine.actors import Actor
 from engine.errors import EngineError, NotFound, PermissionDenied
 from engine.forms.submission import canonical_cnpj, canonical_cpf
+from engine.parties.identity import account_label, prove_in_full, proven_in_full
 from engine.parties.models import (
     ApiToken,
     OutboundEmail,
@@ -30,6 +37,10 @@ from engine.parties.models import (
     SupplierInvite,
     SupplierMember,
 )
+from engine.parties.party_view import AGENCY_TZ
+from engine.parties.proof_models import RepresentativeProof
+from engine.parties.proofs import record_event
+from engine.store.login_sessions import PORTAL, revoke_all
 
 _EMAIL_RE = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 MIN_PASSWORD = 8
@@ -88,28 +99,54 @@ def _queue_confirmation(session: Session, account: PortalAccount, base_url: str)
 
 @dataclass(frozen=True)
 class SignUp:
-    account: PortalAccount
-    #: the confirmation token (already e-mailed); returned so tests and the API can show the next step
-    token: str
+    #: the new account; ``None`` when the CPF, CNPJ or e-mail belonged to an account (its owner was told)
+    account: PortalAccount | None
+    #: the confirmation token (already e-mailed); returned so tests and the demo can take the next step
+    token: str | None
+
+
+def _tell_owner(session: Session, account: PortalAccount, what: str, base_url: str) -> None:
+    """The owner of ``account`` hears that someone tried to sign up with its ``what`` (CPF, e-mail, ...)."""
+    if account.email_confirmed_at is None and what == "e-mail":
+        _queue_confirmation(session, account, base_url)  # they may simply have lost the first link
+        return
+    when = clock.now().astimezone(AGENCY_TZ).strftime("%d/%m/%Y às %H:%M")
+    login = f"{base_url.rstrip('/')}/portal/entrar"
+    session.add(OutboundEmail(
+        to_address=account.email, kind="tentativa_cadastro", subject="Tentativa de cadastro no portal do Procon",
+        body=(f"Olá, {account.name}.\n\nEm {when}, alguém tentou criar uma conta no portal do Procon com o seu "
+              f"{what}. Você já tem uma conta: entre em {login} com seu e-mail ou CPF e sua senha.\n\n"
+              "Se não foi você, ignore esta mensagem: nada mudou na sua conta e nenhuma conta nova foi criada."),
+        created_at=clock.now(), next_attempt_at=clock.now()))
+    record_event(session, account.id, "portal", "tentativa_cadastro", f"Tentativa de cadastro com o {what} da conta.")
 
 
 def register_consumer(session: Session, *, name: str, cpf: str, email: str, password: str, phone: str = "",
                       base_url: str = "") -> SignUp:
-    """Create a consumer's account (inactive until the e-mail is confirmed) and queue the confirmation."""
+    """Create a consumer's account (inactive until the e-mail is confirmed) and queue the confirmation.
+
+    Only the form of the input is refused (``AccountError``). A CPF or an e-mail that already has an account
+    looks like a sign-up that worked: nothing is created and the existing account's owner is told.
+    """
     errors: dict[str, str] = {}
     email = _clean_email(email)
     _check_person(errors, name, email, password)
     written_cpf = canonical_cpf(cpf or "")
     if written_cpf is None:
         errors["cpf"] = "CPF inválido: confira os 11 dígitos."
-    elif session.scalar(select(PortalAccount.id).where(PortalAccount.cpf == written_cpf)) is not None:
-        errors["cpf"] = "Já existe uma conta com este CPF. Entre com seu e-mail ou recupere a senha."
-    if "email" not in errors and _email_taken(session, email):
-        errors["email"] = "Já existe uma conta com este e-mail."
     if errors:
         raise AccountError(errors)
+    password_hash = generate_password_hash(password)  # the same work whether or not the account exists
+    by_email = session.scalars(select(PortalAccount).where(PortalAccount.email == email)).first()
+    by_cpf = session.scalars(select(PortalAccount).where(PortalAccount.cpf == written_cpf)).first()
+    if by_email is not None or by_cpf is not None:
+        if by_email is not None:
+            _tell_owner(session, by_email, "e-mail", base_url)
+        if by_cpf is not None and by_cpf is not by_email:
+            _tell_owner(session, by_cpf, "CPF", base_url)
+        return SignUp(None, None)
     account = PortalAccount(kind="consumidor", name=name.strip(), email=email, cpf=written_cpf, phone=phone.strip(),
-                            password_hash=generate_password_hash(password), created_at=clock.now())
+                            password_hash=password_hash, created_at=clock.now())
     session.add(account)
     session.flush()
     return SignUp(account, _queue_confirmation(session, account, base_url))
@@ -117,29 +154,41 @@ def register_consumer(session: Session, *, name: str, cpf: str, email: str, pass
 
 def register_supplier(session: Session, *, cnpj: str, company_name: str, name: str, email: str, password: str,
                       base_url: str = "") -> SignUp:
-    """Create a company's account for a CNPJ with its first representative as administrator."""
+    """Create a representative's account that asks to act for a CNPJ: its membership starts *pending*.
+
+    Whether the CNPJ already has a company account is not said (each new representative is pending until
+    proven). What the person typed as the company's name is kept for the staff's review only: the company's
+    public name comes from the CNPJ service or the Procon's staff when someone is proven.
+    """
     errors: dict[str, str] = {}
     email = _clean_email(email)
     _check_person(errors, name, email, password)
     written_cnpj = canonical_cnpj(cnpj or "")
     if written_cnpj is None:
         errors["cnpj"] = "CNPJ inválido: confira os 14 caracteres."
-    elif session.scalar(select(SupplierCompany.id).where(SupplierCompany.cnpj == written_cnpj)) is not None:
-        errors["cnpj"] = ("Esta empresa já tem conta no portal. Peça ao administrador da conta que envie um "
-                          "convite para o seu e-mail.")
     if not company_name.strip():
         errors["razao_social"] = "Informe a razão social da empresa."
-    if "email" not in errors and _email_taken(session, email):
-        errors["email"] = "Já existe uma conta com este e-mail."
     if errors:
         raise AccountError(errors)
+    password_hash = generate_password_hash(password)
+    existing = session.scalars(select(PortalAccount).where(PortalAccount.email == email)).first()
+    if existing is not None:
+        _tell_owner(session, existing, "e-mail", base_url)
+        return SignUp(None, None)
     now = clock.now()
-    company = SupplierCompany(cnpj=written_cnpj, name=company_name.strip()[:200], created_at=now)
-    account = PortalAccount(kind="fornecedor", name=name.strip(), email=email,
-                            password_hash=generate_password_hash(password), created_at=now)
-    session.add_all([company, account])
+    company = session.scalars(select(SupplierCompany).where(SupplierCompany.cnpj == written_cnpj)).first()
+    if company is None:
+        company = SupplierCompany(cnpj=written_cnpj, name="", created_at=now)
+        session.add(company)
+    account = PortalAccount(kind="fornecedor", name=name.strip(), email=email, password_hash=password_hash,
+                            created_at=now)
+    session.add(account)
     session.flush()
-    session.add(SupplierMember(company_id=company.id, account_id=account.id, is_admin=True, joined_at=now))
+    member = SupplierMember(company_id=company.id, account_id=account.id, is_admin=True, joined_at=now)
+    session.add(member)
+    session.flush()
+    session.add(RepresentativeProof(member_id=member.id, status="pendente", requested_at=now,
+                                    typed_company_name=company_name.strip()[:200]))
     return SignUp(account, _queue_confirmation(session, account, base_url))
 
 
@@ -166,31 +215,36 @@ def authenticate_account(session: Session, login: str, password: str) -> PortalA
 
 
 def active_memberships(session: Session, account_id: int) -> list[tuple[SupplierMember, SupplierCompany]]:
+    """The companies the account acts for: memberships not removed and proven (pending ones do not count)."""
     rows = session.execute(
         select(SupplierMember, SupplierCompany).join(SupplierCompany, SupplierCompany.id == SupplierMember.company_id)
-        .where(SupplierMember.account_id == account_id, SupplierMember.removed_at.is_(None))
-        .order_by(SupplierCompany.name)).all()
+        .join(RepresentativeProof, RepresentativeProof.member_id == SupplierMember.id)
+        .where(SupplierMember.account_id == account_id, SupplierMember.removed_at.is_(None),
+               RepresentativeProof.status == "comprovado")
+        .order_by(SupplierCompany.name, SupplierCompany.cnpj)).all()
     return [(member, company) for member, company in rows]
 
 
 def actor_for_account(session: Session, account: PortalAccount) -> Actor:
     """The engine actor for a portal account: its party role and the CPF / CNPJs it answers for.
 
-    An account whose e-mail is not confirmed answers for nobody yet: it sees no case.
+    An account whose e-mail is not confirmed answers for nobody yet: it sees no case. A consumer whose CPF is
+    not proven holds it as ``limited`` (the cases it filed itself or proved one by one); a representative
+    answers only for the companies it is proven to act for.
     """
     parties: set[tuple[str, str]] = set()
+    limited: set[tuple[str, str]] = set()
     if account.email_confirmed_at is not None and account.active:
         if account.kind == "consumidor" and account.cpf:
-            parties.add(("consumidor", account.cpf))
+            (parties if proven_in_full(session, account) else limited).add(("consumidor", account.cpf))
         elif account.kind == "fornecedor":
             parties.update(("fornecedor", company.cnpj) for _m, company in active_memberships(session, account.id))
-    return Actor(f"portal:{account.id}", account.name, frozenset({account.kind}), "", frozenset(parties))
+    return Actor(account_label(account.id), account.name, frozenset({account.kind}), "", frozenset(parties),
+                 limited=frozenset(limited))
 
 
 def _admin_membership(session: Session, account: PortalAccount, company_id: int) -> SupplierMember:
-    member = session.scalars(select(SupplierMember).where(
-        SupplierMember.company_id == company_id, SupplierMember.account_id == account.id,
-        SupplierMember.removed_at.is_(None))).first()
+    member = next((m for m, _c in active_memberships(session, account.id) if m.company_id == company_id), None)
     if member is None or not member.is_admin:
         raise PermissionDenied("Só o administrador da conta da empresa pode convidar ou remover representantes.")
     return member
@@ -218,8 +272,8 @@ def invite_representative(session: Session, admin: PortalAccount, company_id: in
     session.add(invite)
     link = f"{base_url.rstrip('/')}/portal/fornecedor/convite/{token}"
     session.add(OutboundEmail(
-        to_address=email, kind="convite", subject=f"Convite para representar {company.name} no Procon",
-        body=(f"{admin.name} convidou você para representar {company.name} (CNPJ {company.cnpj}) no portal do "
+        to_address=email, kind="convite", subject=f"Convite para representar {company.label} no Procon",
+        body=(f"{admin.name} convidou você para representar {company.label} (CNPJ {company.cnpj}) no portal do "
               f"Procon.\n\nPara aceitar, abra o link abaixo em até {INVITE_DAYS} dias:\n\n{link}\n"),
         created_at=now, next_attempt_at=now))
     session.flush()
@@ -255,13 +309,27 @@ def accept_invite(session: Session, token: str, *, name: str, password: str) -> 
         session.flush()
     elif account.kind != "fornecedor":
         raise AccountError({"email": "Este e-mail pertence a uma conta de consumidor; use outro e-mail."})
-    existing = session.scalars(select(SupplierMember).where(SupplierMember.company_id == invite.company_id,
-                                                            SupplierMember.account_id == account.id)).first()
-    if existing is None:
-        session.add(SupplierMember(company_id=invite.company_id, account_id=account.id, is_admin=False,
-                                   invited_by=invite.invited_by, joined_at=now))
+    inviter = next((m for m, _c in active_memberships(session, invite.invited_by)
+                    if m.company_id == invite.company_id and m.is_admin), None)
+    if inviter is None:
+        raise NotFound("Este convite não vale mais: quem o enviou não administra mais a conta da empresa.")
+    member = session.scalars(select(SupplierMember).where(SupplierMember.company_id == invite.company_id,
+                                                          SupplierMember.account_id == account.id)).first()
+    if member is None:
+        member = SupplierMember(company_id=invite.company_id, account_id=account.id, is_admin=False,
+                                invited_by=invite.invited_by, joined_at=now)
+        session.add(member)
+        session.flush()
     else:
-        existing.removed_at = None
+        member.removed_at = None
+    proof = session.scalars(select(RepresentativeProof).where(RepresentativeProof.member_id == member.id)).first()
+    if proof is None:
+        proof = RepresentativeProof(member_id=member.id, requested_at=now)
+        session.add(proof)
+    proof.status, proof.method, proof.decided_at = "comprovado", "convite", now
+    proof.decided_by, proof.detail = account_label(invite.invited_by), f"Convite aceito por {invite.email}"
+    record_event(session, account.id, account_label(invite.invited_by), "representante_convidado",
+                 "Passou a representar a empresa por convite do administrador.", empresa=invite.company_id)
     invite.accepted_at = now
     session.flush()
     return account
@@ -331,33 +399,65 @@ def revoke_token(session: Session, token_id: int, *, user_id: int | None = None,
 
 
 # -- OpenID Connect (gov.br-style) ------------------------------------------------------------------
+def _masked_cpf(cpf: str) -> str:
+    return f"{cpf[:4]}***.***-{cpf[-2:]}" if len(cpf) == 14 else "***"
+
+
+def _prove_by_govbr(session: Session, account: PortalAccount, email: str, verified: bool) -> None:
+    """gov.br vouches that the person signing in holds the account's CPF: the account is proven in full.
+
+    Whoever created the account with a password may not have been that person (anyone can type a CPF): unless
+    the provider verified the same e-mail, the password stops working and every other session ends, and the
+    e-mail becomes the one gov.br verified. The CPF's holder keeps the account; an impostor loses it.
+    """
+    now = clock.now()
+    same_email = verified and email == account.email
+    if proven_in_full(session, account):
+        if same_email and account.email_confirmed_at is None:
+            account.email_confirmed_at, account.email_token_hash = now, None
+        return
+    taken_over = bool(account.password_hash) and not same_email
+    if taken_over:
+        account.password_hash = None
+        revoke_all(session, PORTAL, account.id, "identidade_govbr")
+    if verified and _EMAIL_RE.match(email) and email != account.email and not _email_taken(session, email):
+        account.email = email
+    if verified and email == account.email:
+        account.email_confirmed_at, account.email_token_hash = now, None
+    prove_in_full(session, account, "govbr", "gov.br", f"Login gov.br do CPF {_masked_cpf(account.cpf or '')}")
+    if taken_over:
+        record_event(session, account.id, "gov.br", "senha_revogada", "O titular do CPF entrou pelo gov.br: a senha "
+                     "criada no cadastro deixou de valer e as outras sessões foram encerradas.")
+
+
 def account_for_oidc(session: Session, issuer: str, claims: dict[str, object], base_url: str = "") -> PortalAccount:
-    """The consumer account for an OpenID Connect login, bound on first use.
+    """The consumer account for an OpenID Connect login, bound on first use and proven in full.
 
     gov.br puts the CPF in ``sub``; other providers may send a ``cpf`` claim. An account already bound
     to the subject is used as it is; else the account with that CPF is bound to it; else a consumer
     account is created (its e-mail confirmed when the provider says ``email_verified``, otherwise a
-    confirmation link is e-mailed as for a sign-up with password).
+    confirmation link is e-mailed as for a sign-up with password). In each case the login proves the CPF
+    (:func:`_prove_by_govbr`).
     """
     sub = str(claims.get("sub") or "")
     if not sub:
         raise AccountError({"oidc": "O provedor de identidade não informou quem é você (sub)."})
     subject = f"{issuer}|{sub}"[:300]
+    email = _clean_email(str(claims.get("email") or ""))
+    verified = bool(claims.get("email_verified"))
     account = session.scalars(select(PortalAccount).where(PortalAccount.oidc_subject == subject)).first()
     if account is not None:
+        _prove_by_govbr(session, account, email, verified)
         return account
     cpf = canonical_cpf(str(claims.get("cpf") or sub))
     if cpf is None:
         raise AccountError({"oidc": "O provedor de identidade não informou um CPF válido; crie sua conta com "
                                     "CPF e e-mail."})
-    email = _clean_email(str(claims.get("email") or ""))
-    verified = bool(claims.get("email_verified"))
     account = session.scalars(select(PortalAccount).where(PortalAccount.cpf == cpf)).first()
     now = clock.now()
     if account is not None:
         account.oidc_subject = subject
-        if account.email_confirmed_at is None and verified and email == account.email:
-            account.email_confirmed_at, account.email_token_hash = now, None
+        _prove_by_govbr(session, account, email, verified)
         return account
     if not _EMAIL_RE.match(email):
         raise AccountError({"email": "O provedor de identidade não informou um e-mail; crie sua conta com CPF e "
@@ -372,4 +472,5 @@ def account_for_oidc(session: Session, issuer: str, claims: dict[str, object], b
     session.flush()
     if not verified:
         _queue_confirmation(session, account, base_url)
+    prove_in_full(session, account, "govbr", "gov.br", f"Login gov.br do CPF {_masked_cpf(cpf)}")
     return account

@@ -4,6 +4,13 @@ A case's parties come from its data: ``consumidor_cpf`` and ``fornecedor_cnpj``,
 filled them (the attendant's registration, the portal, an auto de infração). The runtime keeps them
 in ``case_parties`` (:func:`write_case_parties`, same transaction as the case); the portal and the
 API ask :func:`visible_case_ids` / :func:`is_party_of` and never read another party's case.
+
+An actor reaches a case through one of its pairs in two ways (see :class:`engine.actors.Actor`):
+
+- ``parties`` (proven in full): every case of that party, except those *held* for its account because the
+  consumer's name on the case differs from the account's (:mod:`engine.parties.identity`);
+- any pair, ``limited`` included: the cases the account filed itself (``cases.created_by``) and those it
+  proved one by one (``identity_proofs`` with a case).
 """
 
 from __future__ import annotations
@@ -11,14 +18,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, insert, or_, select, tuple_
-from sqlalchemy.sql import Select
+from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, tuple_
+from sqlalchemy.sql import ColumnElement, Select
 
 from engine.actors import Actor
 from engine.forms.submission import canonical_cnpj, canonical_cpf
+from engine.parties.identity import hold_divergences
 from engine.parties.models import CaseParty
+from engine.parties.proof_models import IdentityProof, PartyLinkHold
+from engine.store.models import Case
 
 CASE_PARTIES = CaseParty.__table__
+CASES = Case.__table__
+PROOFS = IdentityProof.__table__
+HOLDS = PartyLinkHold.__table__
 
 #: Case data key -> (party role, how to write the key canonically)
 PARTY_FIELDS = {
@@ -55,6 +68,8 @@ def write_case_parties(conn: Connection, case_id: int, data: Mapping[str, Any],
     if added:
         conn.execute(insert(CASE_PARTIES), [{"case_id": case_id, "role": role, "party_key": key}
                                             for role, key in sorted(added)])
+        hold_divergences(conn, case_id, {key for role, key in added if role == "consumidor"},
+                         str(data.get("consumidor_nome") or ""))
 
 
 def _party_filter(parties: Iterable[tuple[str, str]]) -> Any:
@@ -64,10 +79,37 @@ def _party_filter(parties: Iterable[tuple[str, str]]) -> Any:
     return or_(*(and_(CASE_PARTIES.c.role == role, CASE_PARTIES.c.party_key == key) for role, key in pairs))
 
 
+def account_id_of(actor: Actor) -> int | None:
+    """The portal account behind a party actor (``portal:<id>``, as :func:`actor_for_account` names it)."""
+    prefix, _, number = actor.username.partition(":")
+    return int(number) if actor.is_party and prefix == "portal" and number.isdigit() else None
+
+
+def _reach(actor: Actor, role: str | None) -> ColumnElement[bool] | None:
+    """The condition on a ``case_parties`` row that lets ``actor`` reach its case (``None``: reaches nothing)."""
+    full = [p for p in actor.parties if role is None or p[0] == role]
+    limited = [p for p in actor.limited if role is None or p[0] == role]
+    account_id = account_id_of(actor)
+    conditions = []
+    if full:
+        condition = _party_filter(full)
+        if account_id is not None:
+            held = select(HOLDS.c.case_id).where(HOLDS.c.account_id == account_id,
+                                                 or_(HOLDS.c.resolution.is_(None), HOLDS.c.resolution != "vincular"))
+            condition = and_(condition, CASE_PARTIES.c.case_id.not_in(held))
+        conditions.append(condition)
+    if full or limited:
+        own = [exists().where(CASES.c.id == CASE_PARTIES.c.case_id, CASES.c.created_by == actor.username)]
+        if account_id is not None:
+            own.append(CASE_PARTIES.c.case_id.in_(select(PROOFS.c.case_id).where(
+                PROOFS.c.account_id == account_id, PROOFS.c.case_id.is_not(None))))
+        conditions.append(and_(_party_filter(full + limited), or_(*own)))
+    return or_(*conditions) if conditions else None
+
+
 def visible_case_ids(actor: Actor, role: str | None = None) -> Select[Any]:
     """A select of the ids of the cases ``actor`` is a party of (optionally as ``role`` only)."""
-    parties = [p for p in actor.parties if role is None or p[0] == role]
-    condition = _party_filter(parties)
+    condition = _reach(actor, role)
     query = select(CASE_PARTIES.c.case_id).distinct()
     if condition is None:
         return query.where(CASE_PARTIES.c.case_id.is_(None))
@@ -76,8 +118,7 @@ def visible_case_ids(actor: Actor, role: str | None = None) -> Select[Any]:
 
 def is_party_of(conn: Connection, case_id: int, actor: Actor, role: str | None = None) -> bool:
     """Whether ``actor`` is the consumer or the supplier (or, with ``role``, that one) of the case."""
-    parties = [p for p in actor.parties if role is None or p[0] == role]
-    condition = _party_filter(parties)
+    condition = _reach(actor, role)
     if condition is None:
         return False
     return conn.execute(select(CASE_PARTIES.c.id).where(CASE_PARTIES.c.case_id == case_id, condition)
@@ -102,9 +143,7 @@ def backfill_case_parties(conn: Connection, batch: int = 1000) -> int:
 
     Reads the ``cases.data`` projection only; returns how many party rows were written.
     """
-    from engine.store.models import Case
-
-    cases = Case.__table__
+    cases = CASES
     if conn.execute(select(CASE_PARTIES.c.id).limit(1)).first() is not None:
         return 0
     written = 0

@@ -41,15 +41,22 @@ class PortalAccount(Base):
 
 
 class SupplierCompany(Base):
-    """One company account per CNPJ; its administrators invite the representatives."""
+    """One company account per CNPJ; its proven administrators invite the representatives."""
 
     __tablename__ = "supplier_companies"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: canonical ``00.000.000/0000-00`` (alphanumeric CNPJs included)
     cnpj: Mapped[str] = mapped_column(String(18), unique=True)
+    #: the public name: from the CNPJ service, gov.br or the Procon's staff once a representative is proven;
+    #: empty before (what a pending representative typed is kept apart, in ``representative_proofs``)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(default=clock.now)
+
+    @property
+    def label(self) -> str:
+        """How pages name the company: its public name, else its CNPJ."""
+        return self.name or f"CNPJ {self.cnpj}"
 
 
 class SupplierMember(Base):

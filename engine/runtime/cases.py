@@ -71,7 +71,7 @@ class CaseCommands(TaskCommands):
                 first_task = self._single_ready_user_task(workflow)
                 self._require_role(actor, first_task)
                 cleaned = self._validate(first_task, values, files)
-                if actor.is_party and not parties_of(cleaned) & actor.parties:
+                if actor.is_party and not parties_of(cleaned) & (actor.parties | actor.limited):
                     raise PermissionDenied("Você só pode abrir um caso em seu próprio nome (o CPF ou CNPJ do "
                                            "formulário precisa ser o da sua conta).")
             now = clock.now()

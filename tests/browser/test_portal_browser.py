@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from engine.actors import Actor
 from engine.parties.accounts import confirm_email, register_supplier
+from engine.parties.companies import approve, open_requests
 from engine.parties.models import OutboundEmail
 from engine.runtime import Runtime
 from engine.store.models import Case, OpenTask
@@ -45,6 +46,9 @@ def live_server(runtime: Runtime) -> Iterator[str]:
         signup = register_supplier(session, cnpj=CNPJ, company_name="Loja Exemplo Ltda", name="Carla Representante",
                                    email="carla@loja.example", password=PASSWORD)
         confirm_email(session, signup.token)
+        [request] = open_requests(session, signup.account, create=True)  # approved in the Empresas queue
+        approve(session, Actor("admin", "Administradora", frozenset({"admin"})), request.proof.id,
+                "Loja Exemplo Ltda")
     app = browser_app(runtime)
     with served(app) as base_url:
         yield base_url

@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.parties.accounts import active_memberships
+from engine.parties.accounts import active_memberships, confirm_email, register_supplier
+from engine.parties.companies import open_requests
 from engine.parties.models import ApiToken, PortalAccount
 from engine.runtime import Runtime
 from engine.store.login_sessions import PORTAL, STAFF, open_session
@@ -60,6 +61,8 @@ class Ids:
     company_x: int
     account_x: int
     token_a: int
+    #: the pending request of a representative who is none of the callers (Z asks to represent Y)
+    pending_z: int = 0
 
 
 def world_with_cases(runtime: Runtime) -> tuple[World, Ids]:
@@ -82,7 +85,15 @@ def world_with_cases(runtime: Runtime) -> tuple[World, Ids]:
         [(_member, company_x)] = active_memberships(session, supplier_x.id)
         token_a = session.scalars(select(ApiToken.id).where(ApiToken.account_id == world.ids["consumidor_a"])).one()
         world.ids["ana_user"] = session.scalars(select(User.id).where(User.username == "ana")).one()
-    return world, Ids(case_a, case_b, task_a, document_a, attachment_a, company_x.id, supplier_x.id, token_a)
+    with runtime.Session.begin() as session:
+        signup = register_supplier(session, cnpj=CNPJ_Y, company_name="Outra Loja", name="Zé Pendente",
+                                   email="ze@pendente.example", password="segredo123")
+        confirm_email(session, signup.token)
+        pending_z = signup.account.id
+    with runtime.Session() as session:
+        [request] = open_requests(session, session.get(PortalAccount, pending_z))
+    return world, Ids(case_a, case_b, task_a, document_a, attachment_a, company_x.id, supplier_x.id, token_a,
+                      request.member.id)
 
 
 def portal_calls(i: Ids) -> list[Call]:
@@ -132,6 +143,22 @@ def portal_calls(i: Ids) -> list[Call]:
         Call("portal_supplier.remove", "POST",
              f"/portal/fornecedor/empresa/{i.company_x}/representantes/{i.account_x}/remover",
              only({"fornecedor_x": 403, "fornecedor_y": 404}, 403, **party_page), body={}),
+        # Reaching the counter's cases: consumers only; an empty protocol or a wrong code is refused (422).
+        Call("portal_identity.index", "GET", "/portal/consumidor/identidade/", consumer_only),
+        Call("portal_identity.send_code", "POST", "/portal/consumidor/identidade/codigo",
+             only({"consumidor_a": 422, "consumidor_b": 422}, 403, **party_page), body={}),
+        Call("portal_identity.confirm_code", "POST", "/portal/consumidor/identidade/codigo/confirmar",
+             only({"consumidor_a": 422, "consumidor_b": 422}, 403, **party_page), body={"protocolo": "X"}),
+        # Proving a representation: one's own pending request only (Z's is nobody else's: 404).
+        Call("portal_company.index", "GET", "/portal/fornecedor/comprovacao/", supplier_only),
+        Call("portal_company.send_code", "POST", f"/portal/fornecedor/comprovacao/{i.pending_z}/codigo",
+             only({"fornecedor_x": 404, "fornecedor_y": 404}, 403, **party_page), body={}),
+        Call("portal_company.confirm_code", "POST", f"/portal/fornecedor/comprovacao/{i.pending_z}/codigo/confirmar",
+             only({"fornecedor_x": 404, "fornecedor_y": 404}, 403, **party_page), body={"codigo": "123456"}),
+        Call("portal_company.upload", "POST", f"/portal/fornecedor/comprovacao/{i.pending_z}/documentos",
+             only({"fornecedor_x": 404, "fornecedor_y": 404}, 403, **party_page), body={"tipo": "procuracao"}),
+        Call("portal_oidc.start_company", "GET", f"/portal/oidc/empresa/{i.pending_z}",
+             only({"fornecedor_x": 404, "fornecedor_y": 404}, 403, **party_page)),
         Call("public.suppliers", "GET", "/publico/fornecedores?q=Empresa", public),
         Call("public.supplier", "GET", "/publico/fornecedores/12ABC34501DE35", public),
         Call("public.cadastro_page", "GET", "/publico/cadastro?ano=2026", public),

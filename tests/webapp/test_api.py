@@ -21,7 +21,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from engine import clock
+from engine.actors import Actor
 from engine.parties.accounts import confirm_email, issue_token, register_consumer, register_supplier
+from engine.parties.companies import approve, open_requests
+from engine.parties.identity import confirm_in_person
 from engine.runtime import Runtime
 from engine.store.models import AuditEvent, Case, Document, OpenTask
 from tests.engine.test_engine_paths import CIP, PRELIM_NAO_RESOLVIDA, analise
@@ -33,6 +36,8 @@ CPF_A, CPF_B = "529.982.247-25", "168.995.350-09"
 CNPJ_X, CNPJ_Y = "12.ABC.345/01DE-35", "11.222.333/0001-81"
 ALL_SCOPES = ["casos:ler", "tarefas:escrever", "reclamacoes:criar"]
 PROBLEM = "application/problem+json"
+#: who proves the portal accounts of these tests (in person, and in the Empresas queue)
+PROVER = Actor("admin", "Administradora", frozenset({"admin"}))
 
 COMPLAINT_BODY = {
     "fornecedor_cnpj": CNPJ_X,
@@ -76,11 +81,12 @@ def make_world(runtime: Runtime) -> World:
                                       ("bia", "Bia Analista", ["analista"])]:
             user = create_user(session, username, name, roles, PASSWORD)
             world.tokens[username] = issue_token(session, name="teste", scopes=ALL_SCOPES, user_id=user.id).secret
-        for who, cpf, email in [("consumidor_a", CPF_A, "joao@example.com"), ("consumidor_b", CPF_B,
-                                                                                "paulo@example.com")]:
-            signup = register_consumer(session, name=f"Consumidor {who[-1].upper()}", cpf=cpf, email=email,
+        for who, cpf, email, name in [("consumidor_a", CPF_A, "joao@example.com", "Consumidor A"),
+                                      ("consumidor_b", CPF_B, "paulo@example.com", "Paulo Costa")]:
+            signup = register_consumer(session, name=name, cpf=cpf, email=email,
                                        password=PASSWORD, phone="(11) 98765-4321")
             confirm_email(session, signup.token)
+            confirm_in_person(session, signup.account.id, PROVER, "RG 12.345.678-9")  # sees the counter's cases
             world.ids[who] = signup.account.id
             world.tokens[who] = issue_token(session, name="app", scopes=ALL_SCOPES,
                                             account_id=signup.account.id).secret
@@ -89,6 +95,8 @@ def make_world(runtime: Runtime) -> World:
             signup = register_supplier(session, cnpj=cnpj, company_name=f"Empresa {who[-1].upper()}",
                                        name=f"Rep {who[-1].upper()}", email=email, password=PASSWORD)
             confirm_email(session, signup.token)
+            [request] = open_requests(session, signup.account, create=True)  # the Procon approved it
+            approve(session, PROVER, request.proof.id, f"Empresa {who[-1].upper()}")
             world.ids[who] = signup.account.id
             world.tokens[who] = issue_token(session, name="app", scopes=ALL_SCOPES,
                                             account_id=signup.account.id).secret

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from engine import clock
 from engine.actors import Actor
 from engine.parties.accounts import accept_invite, confirm_email, invite_representative, register_supplier
+from engine.parties.companies import approve, open_requests
 from engine.parties.models import OutboundEmail, PortalAccount, SupplierCompany, SupplierInvite
 from engine.runtime import CaseResult, Runtime
 from tasks import registry
@@ -30,6 +31,7 @@ from webapp import create_app
 from webapp.portal.supplier import describe_fine
 
 PASSWORD = "segredo123"
+STATE_STAFF = Actor("admin", "Administradora", frozenset({"admin"}))
 
 
 @pytest.fixture
@@ -44,11 +46,14 @@ def app(runtime: Runtime) -> Iterator[Flask]:
 
 
 def company(runtime: Runtime, cnpj: str, name: str, admin: str, email: str) -> int:
-    """A confirmed company account; returns its administrator's account id."""
+    """A confirmed company account whose administrator the Procon's state staff approved (the Empresas queue,
+    with ``name`` as the company's public name); returns the administrator's account id."""
     with runtime.Session.begin() as session:
         signup = register_supplier(session, cnpj=cnpj, company_name=name, name=admin, email=email,
                                    password=PASSWORD)
         confirm_email(session, signup.token)
+        [request] = open_requests(session, signup.account, create=True)
+        approve(session, STATE_STAFF, request.proof.id, name)
         return signup.account.id
 
 

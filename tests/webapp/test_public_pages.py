@@ -168,3 +168,29 @@ def test_bad_input_gets_a_message(client: FlaskClient, known: None) -> None:
     assert answer.status_code == 404
     assert "Não há reclamações registradas contra o CNPJ 11.444.777/0001-61" in answer.get_data(as_text=True)
     assert client.get("/publico/cadastro?ano=2026&formato=xls").status_code == 404
+
+
+def test_a_pending_company_account_renames_nothing(runtime: Runtime, client: FlaskClient, known: None) -> None:
+    """Issue 13, finding 3: a company account whose representative is not proven (here one from before proofing
+    existed, with the name its first sign-up typed) changes no public name, page or CSV; once the Procon's staff
+    approve a representative, the name they confirmed is the public one."""
+    from engine.parties.companies import approve, open_requests
+    from engine.parties.models import PortalAccount, SupplierCompany, SupplierMember
+
+    with runtime.Session.begin() as session:
+        company = SupplierCompany(cnpj=CNPJ_X, name="Nome Digitado Por Um Impostor")
+        account = PortalAccount(kind="fornecedor", name="Impostor", email="impostor@example.com", password_hash="x")
+        session.add_all([company, account])
+        session.flush()
+        session.add(SupplierMember(company_id=company.id, account_id=account.id, is_admin=True))
+        account_id = account.id
+    pages = [client.get(url).get_data(as_text=True) for url in (
+        f"/publico/fornecedores/{X_SLUG}", "/publico/fornecedores?q=exemplo", "/publico/fornecedores?q=Impostor",
+        "/publico/cadastro?ano=2026", "/publico/cadastro?ano=2026&formato=csv")]
+    assert all("Nome Digitado" not in page for page in pages)
+    assert "Loja Exemplo Ltda" in pages[0] and "Nenhuma empresa com reclamações encontrada" in pages[2]
+    with runtime.Session.begin() as session:
+        [request] = open_requests(session, session.get(PortalAccount, account_id), create=True)
+        approve(session, Actor("admin", "Administradora", frozenset({"admin"})), request.proof.id,
+                "LOJA EXEMPLO COMERCIO LTDA")
+    assert "LOJA EXEMPLO COMERCIO LTDA" in client.get(f"/publico/fornecedores/{X_SLUG}").get_data(as_text=True)

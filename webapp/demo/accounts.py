@@ -83,21 +83,30 @@ PORTAL_ACCOUNTS: list[tuple[str, str, str, str, str]] = [
 
 
 def ensure_portal_accounts(runtime: Runtime) -> list[tuple[str, str, str]]:
-    """The demo's consumers and suppliers in the portal, confirmed; returns (kind, e-mail, name) of each."""
+    """The demo's consumers and suppliers in the portal, confirmed and proven (the consumers as if confirmed in
+    person at the Procon, the representatives as approved by the demo); returns (kind, e-mail, name) of each."""
     from engine.parties.accounts import confirm_email, register_consumer, register_supplier
+    from engine.parties.companies import prove_for_demo
+    from engine.parties.identity import prove_in_full, proven_in_full
     from engine.parties.models import OutboundEmail, PortalAccount
 
     with runtime.Session.begin() as session:
         known = set(session.scalars(select(PortalAccount.email)))
         for kind, name, email, document, company in PORTAL_ACCOUNTS:
-            if email in known:
-                continue
-            if kind == "consumidor":
-                signup = register_consumer(session, name=name, cpf=document, email=email, password=DEMO_PASSWORD)
-            else:
-                signup = register_supplier(session, cnpj=document, company_name=company, name=name, email=email,
-                                           password=DEMO_PASSWORD)
-            confirm_email(session, signup.token)
+            if email not in known:
+                if kind == "consumidor":
+                    signup = register_consumer(session, name=name, cpf=document, email=email,
+                                               password=DEMO_PASSWORD)
+                else:
+                    signup = register_supplier(session, cnpj=document, company_name=company, name=name,
+                                               email=email, password=DEMO_PASSWORD)
+                assert signup.token is not None
+                confirm_email(session, signup.token)
+            account = session.scalars(select(PortalAccount).where(PortalAccount.email == email)).one()
+            if kind == "consumidor" and not proven_in_full(session, account):
+                prove_in_full(session, account, "presencial", "demo", "Conta de demonstração (procon demo)")
+            elif kind == "fornecedor":
+                prove_for_demo(session, account, company)
         # The demo confirms its accounts itself: their confirmation e-mails are not sent.
         for pending in session.scalars(select(OutboundEmail).where(OutboundEmail.status == "pendente",
                                                                    OutboundEmail.kind == "confirmacao")):

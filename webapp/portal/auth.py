@@ -1,6 +1,9 @@
 """The portal's front door for consumers and suppliers: sign-up, e-mail confirmation, invitations,
 login and logout, and the ``party_required`` decorator the portal's pages use.
 
+A sign-up answers "Confira seu e-mail" whether or not the CPF, CNPJ or e-mail already had an account
+(:func:`engine.parties.accounts.register_consumer` tells the existing owner instead).
+
 Portal accounts are not agency users: they sign in here, their cookie holds a portal session
 (:mod:`webapp.sign_in`; never a staff one), and their engine actor
 (:func:`engine.parties.accounts.actor_for_account`) carries only a party role and the CPF / CNPJs they
@@ -145,7 +148,9 @@ def signup_supplier() -> Any:
             return render_template("portal/cadastro_fornecedor.html", valores=values, erros=error.errors), 422
         return render_template("portal/mensagem.html", titulo="Confira seu e-mail",
                                mensagem=f"Enviamos um link para {values['email'].strip().lower()}. Abra-o para "
-                                        "ativar a conta da empresa; depois convide os demais representantes.")
+                                        "ativar sua conta; depois comprove que você representa a empresa (pelo "
+                                        "gov.br, por um código enviado ao e-mail do cadastro do CNPJ ou enviando "
+                                        "o contrato social ou a procuração para análise do Procon).")
     return render_template("portal/cadastro_fornecedor.html", valores=values, erros={})
 
 
@@ -186,7 +191,7 @@ def invitation(token: str) -> Any:
         account = db_session().get(PortalAccount, account_id)
         assert account is not None
         _sign_in(account)
-        flash(f"Agora você representa {company.name if company else 'a empresa'} no portal.", "sucesso")
+        flash(f"Agora você representa {company.label if company else 'a empresa'} no portal.", "sucesso")
         return redirect(home_for(account))
     return render_template("portal/convite.html", convite=invite, empresa=company, existente=existing,
                            valores=values, erros={})

@@ -21,6 +21,7 @@ from engine.errors import InvalidSubmission, PermissionDenied, ProcedureError
 from engine.forms.schema import FormDefinition
 from engine.forms.submission import canonical_cnpj
 from engine.parties.case_parties import visible_case_ids
+from engine.parties.companies import public_names, verified_company_ids
 from engine.parties.models import SupplierCompany
 from engine.parties.party_view import DeadlineFact, Step, TaskFact, next_steps
 from engine.store.models import Case, Deadline, OpenTask
@@ -120,7 +121,7 @@ def lookup_cnpj(value: str) -> tuple[str | None, str | None]:
     cnpj = canonical_cnpj(value or "")
     if cnpj is None:
         return None, "CNPJ inválido: confira os 14 caracteres (números, ou letras e números no CNPJ novo)."
-    known = db_session().scalars(select(SupplierCompany.name).where(SupplierCompany.cnpj == cnpj)).first()
+    known = public_names(db_session(), [cnpj]).get(cnpj)  # a proven company's name, never a pending one's
     try:
         settings = task_settings()
     except ValueError:
@@ -148,7 +149,7 @@ def lookup_cnpj(value: str) -> tuple[str | None, str | None]:
 
 
 def find_suppliers(text: str) -> list[SupplierMatch]:
-    """Suppliers the Procon already knows whose name (or CNPJ) matches: company accounts and complaints."""
+    """Suppliers the Procon already knows whose name (or CNPJ) matches: proven company accounts and complaints."""
     text = text.strip()
     if len(text) < 3:
         return []
@@ -156,7 +157,8 @@ def find_suppliers(text: str) -> list[SupplierMatch]:
     found: dict[str, str] = {}
     pattern = f"%{text[:100]}%"
     for cnpj, name in session.execute(select(SupplierCompany.cnpj, SupplierCompany.name)
-                                      .where(SupplierCompany.name.ilike(pattern))
+                                      .where(SupplierCompany.name.ilike(pattern), SupplierCompany.name != "",
+                                             SupplierCompany.id.in_(verified_company_ids()))
                                       .order_by(SupplierCompany.name).limit(SUPPLIER_SEARCH_LIMIT)):
         found[cnpj] = name
     for match in search_suppliers(session, text):

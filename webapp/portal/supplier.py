@@ -6,6 +6,8 @@
 - ``fines``: the fines of the companies' sanctioning processes, read from the case data the diagrams
   keep (``multa_valor``, ``multa_situacao``, ``pagamento_vence_em``, ``prazo_recurso_vence_em``), with the
   total owed (fines due and fines registered in the dívida ativa).
+- A representative not proven yet for any company is sent to "Comprovar representação"
+  (:mod:`webapp.portal.company_proof`): a pending membership answers for nothing.
 - ``company``: representatives, pending invitations; the company's administrator invites by e-mail and
   removes representatives (:mod:`engine.parties.accounts` enforces it; removal cuts access at once
   because the actor's parties are read from the active memberships on every request).
@@ -29,7 +31,9 @@ from engine import clock
 from engine.errors import NotFound, PermissionDenied
 from engine.parties.accounts import AccountError, active_memberships, invite_representative, remove_representative
 from engine.parties.case_parties import CASE_PARTIES
+from engine.parties.companies import open_requests, refused_requests
 from engine.parties.models import PortalAccount, SupplierCompany, SupplierInvite, SupplierMember
+from engine.parties.proof_models import RepresentativeProof
 from engine.store.models import Case, OpenTask, ProcessDefinition
 from engine.store.protocol import AGENCY_TZ
 from webapp.portal.auth import party_required
@@ -66,6 +70,9 @@ def _process_names(session: Session) -> dict[str, str]:
 def index() -> Any:
     session = db_session()
     companies = _companies()
+    pending = open_requests(session, g.party_account)
+    if not companies and (pending or refused_requests(session, g.party_account)):
+        return redirect(url_for("portal_company.index"))  # nothing to see until the representation is proven
     tasks: list[tuple[OpenTask, str]] = []
     cases: list[Any] = []
     if companies:
@@ -83,7 +90,7 @@ def index() -> Any:
                    Case.updated_at, mine.c.party_key).join(mine, mine.c.case_id == Case.id)
             .order_by(Case.status == "encerrado", Case.updated_at.desc(), Case.id.desc()).limit(LIST_LIMIT)).all())
     return render_template("portal/fornecedor.html", empresas=companies, tarefas=tasks, casos=cases,
-                           processos=_process_names(session))
+                           processos=_process_names(session), pendentes=len(pending))
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,9 @@ def fines() -> Any:
 # -- the company account -----------------------------------------------------------------------------------
 def _company_view(session: Session, member: SupplierMember, company: SupplierCompany) -> dict[str, Any]:
     members = session.execute(
-        select(SupplierMember, PortalAccount).join(PortalAccount, PortalAccount.id == SupplierMember.account_id)
+        select(SupplierMember, PortalAccount, RepresentativeProof.status)
+        .join(PortalAccount, PortalAccount.id == SupplierMember.account_id)
+        .outerjoin(RepresentativeProof, RepresentativeProof.member_id == SupplierMember.id)
         .where(SupplierMember.company_id == company.id, SupplierMember.removed_at.is_(None))
         .order_by(SupplierMember.is_admin.desc(), PortalAccount.name)).all()
     invites = list(session.scalars(

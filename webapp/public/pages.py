@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from engine import clock
 from engine.forms.submission import canonical_cnpj
 from engine.parties.case_parties import CASE_PARTIES
+from engine.parties.companies import public_names, verified_company_ids
 from engine.parties.models import SupplierCompany
 from engine.store.models import Case
 from engine.store.protocol import AGENCY_TZ
@@ -68,11 +69,11 @@ def _supplier_of(cnpj: str) -> Any:
 
 
 def _names(session: Session, cnpjs: list[str]) -> dict[str, str]:
-    """A display name per CNPJ: the company's registered name, else the name written on its complaints."""
+    """A display name per CNPJ: the proven company's public name (from the CNPJ service or the Procon's staff,
+    never what a pending account typed), else the name written on its complaints."""
     if not cnpjs:
         return {}
-    names = {cnpj: name for cnpj, name in session.execute(
-        select(SupplierCompany.cnpj, SupplierCompany.name).where(SupplierCompany.cnpj.in_(cnpjs)))}
+    names = public_names(session, cnpjs)
     missing = [c for c in cnpjs if c not in names]
     if missing:
         written = func.max(Case.summary["fornecedor_nome"].as_string())
@@ -103,7 +104,8 @@ def search_suppliers(session: Session, text: str) -> list[Found]:
         matching = supplier_rows.where(CASE_PARTIES.c.party_key == cnpj)
     else:
         pattern = f"%{text[:100]}%"
-        registered = select(SupplierCompany.cnpj).where(SupplierCompany.name.ilike(pattern))
+        registered = select(SupplierCompany.cnpj).where(SupplierCompany.name.ilike(pattern),
+                                                        SupplierCompany.id.in_(verified_company_ids()))
         matching = supplier_rows.where(or_(Case.summary["fornecedor_nome"].as_string().ilike(pattern),
                                            CASE_PARTIES.c.party_key.in_(registered),
                                            CASE_PARTIES.c.party_key.ilike(pattern)))

@@ -13,6 +13,7 @@ from engine.store.models import Attachment, Case
 from webapp.auth import login_required, role_required
 from webapp.runtime_access import db_session, runtime
 from webapp.staff.inbox import submitted_values, uploaded_files
+from webapp.staff.party_identity import name_divergence
 from webapp.staff.presenters import describe
 
 bp = Blueprint("cases", __name__)
@@ -37,6 +38,10 @@ def new_complaint() -> Any:
     form, task_title = runtime().first_form(COMPLAINT_PROCESS)
     if request.method == "GET":
         return render_template("new_complaint.html", form=form, raw={}, errors={})
+    warning = name_divergence(submitted_values())  # the CPF of a portal account under another name: ask first
+    if warning:
+        return render_template("new_complaint.html", form=form, raw=submitted_values(), errors=warning,
+                               divergencia=True), 409
     try:
         result = runtime().start_case(COMPLAINT_PROCESS, g.actor, submitted_values(), uploaded_files(form))
     except InvalidSubmission as error:
