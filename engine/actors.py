@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from engine.roles import PARTY_ROLES, may_perform
+from engine.roles import CASE_ROLES, PARTY_ROLES, STATE_LEVEL_ROLES, may_perform, with_implied
 
 
 @dataclass(frozen=True)
@@ -25,6 +25,10 @@ class Actor:
     #: pairs claimed but not proven: they reach only the cases this person filed or proved one by one
     limited: frozenset[tuple[str, str]] = frozenset()
 
+    def __post_init__(self) -> None:
+        # the roles a role carries count as held (a state manager is a manager): every check sees the same set
+        object.__setattr__(self, "roles", with_implied(frozenset(self.roles)))
+
     def has_role(self, *roles: str) -> bool:
         return "admin" in self.roles or bool(self.roles.intersection(roles))
 
@@ -36,6 +40,18 @@ class Actor:
     def is_party(self) -> bool:
         """A consumer or supplier (not agency staff)."""
         return bool(self.roles) and self.roles <= PARTY_ROLES.keys()
+
+    @property
+    def is_state_level(self) -> bool:
+        """Staff who reach every unit's cases (``admin``, ``gestor_estadual``)."""
+        return bool(self.roles & STATE_LEVEL_ROLES)
+
+    def sees_unit(self, unit: str | None) -> bool:
+        """Whether this staff member may see and work on the cases of ``unit``: a role that works on
+        cases, and the same unit (any unit at the state level). Parties reach cases as parties, not by unit."""
+        if self.is_party or not self.roles & CASE_ROLES:
+            return False
+        return self.is_state_level or unit == self.unit
 
     @property
     def display_name(self) -> str:

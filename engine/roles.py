@@ -18,9 +18,20 @@ STAFF_ROLES: dict[str, str] = {
     "fiscal": "Fiscal",
     "autoridade": "Autoridade julgadora",
     "gestor": "Gestor",
+    "gestor_estadual": "Gestor estadual",
     "analista_processos": "Analista de processos",
     "admin": "Administrador",
 }
+
+#: Roles that reach the cases of every unit: the state agency's administrators and managers. Everyone else
+#: on the staff works on the cases of their own unit (:mod:`engine.runtime.access`).
+STATE_LEVEL_ROLES: frozenset[str] = frozenset({"admin", "gestor_estadual"})
+
+#: Roles that work on cases, and so may read a case's data; a process analyst alone does not.
+CASE_ROLES: frozenset[str] = frozenset(STAFF_ROLES) - {"analista_processos"}
+
+#: A role that carries another's powers: a state manager is a manager (Painel, release, reassign) of every unit.
+IMPLIED_ROLES: dict[str, frozenset[str]] = {"gestor_estadual": frozenset({"gestor"})}
 
 #: Party role code -> label. Never given to agency users: portal accounts act in these lanes.
 PARTY_ROLES: dict[str, str] = {
@@ -36,6 +47,12 @@ PARTY_PROXIES: dict[str, frozenset[str]] = {
     "consumidor": frozenset({"atendente", "conciliador"}),
     "fornecedor": frozenset({"atendente", "analista"}),
 }
+
+
+def with_implied(roles: frozenset[str]) -> frozenset[str]:
+    """``roles`` plus the roles they carry (:data:`IMPLIED_ROLES`)."""
+    extra = [IMPLIED_ROLES[r] for r in roles if r in IMPLIED_ROLES]
+    return roles.union(*extra) if extra else roles
 
 
 def may_perform(roles: frozenset[str], role: str | None) -> bool:

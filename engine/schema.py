@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from engine.calendar import models as _calendar_models  # noqa: F401  (registers the calendar tables)
 from engine.dashboard import aggregates as _aggregates  # noqa: F401  (registers the Painel's tables)
 from engine.forms import models as _form_models  # noqa: F401  (registers the form editor tables)
+from engine.lgpd import models as _lgpd_models  # noqa: F401  (registers the access log)
 from engine.modeling import models as _modeling_models  # noqa: F401  (registers the versioning tables)
 from engine.parties import models as _party_models  # noqa: F401  (registers the portal tables)
 from engine.parties import proof_models as _proof_models  # noqa: F401  (registers the identity proofing tables)

@@ -33,10 +33,11 @@ ALLOWED: dict[str, set[str]] = {
     "engine.parties": {"engine.store", "engine.forms"},
     "engine.dashboard": {"engine.store", "engine.calendar"},
     "engine.runtime": {"engine.store", "engine.schema", "engine.calendar", "engine.forms", "engine.modeling",
-                       "engine.parties", "engine.dashboard"},
+                       "engine.parties", "engine.dashboard", "engine.lgpd"},
+    "engine.lgpd": {"engine.store", "engine.parties", "engine.forms"},
     "engine.worker": {"engine.store", "engine.parties"},
     "engine.schema": {"engine.store", "engine.calendar", "engine.dashboard", "engine.forms", "engine.modeling",
-                      "engine.parties"},
+                      "engine.parties", "engine.lgpd"},
 }
 
 

@@ -70,7 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp.portal import supplier as portal_supplier
     from webapp.public import pages as public
     from webapp.public import verification
-    from webapp.staff import calendar_admin, cases, dashboard, documents, inbox, incidents
+    from webapp.staff import calendar_admin, cases, dashboard, documents, inbox, incidents, lgpd
     from webapp.staff import companies as staff_companies
     from webapp.staff import party_identity as staff_identity
 
@@ -82,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(calendar_admin.bp)
     app.register_blueprint(documents.bp)
     app.register_blueprint(incidents.bp)
+    app.register_blueprint(lgpd.bp)
     app.register_blueprint(dashboard.bp)
     app.register_blueprint(processes.bp)
     app.register_blueprint(sandbox.bp)

@@ -392,20 +392,25 @@ def backfill(conn: Connection) -> bool:
     return True
 
 
-def rebuild(conn: Connection, write: bool = True) -> Totals:
+def rebuild(conn: Connection, write: bool = True, case_id: int | None = None) -> Totals:
     """Recompute every aggregate from the projections (a database that predates them, or a check).
 
-    Returns the recomputed totals; with ``write`` they replace the stored ones.
+    Returns the recomputed totals; with ``write`` they replace the stored ones. With ``case_id``, only
+    that case's share (never written: :func:`case_moved` uses it).
     """
     totals = Totals()
-    cases = {r.id: r for r in conn.execute(select(CASES.c.id, CASES.c.unit, CASES.c.process_id, CASES.c.created_at,
-                                                  CASES.c.closed_at))}
+
+    def one(query: Any, column: Any) -> Any:
+        return query if case_id is None else query.where(column == case_id)
+
+    cases = {r.id: r for r in conn.execute(one(select(CASES.c.id, CASES.c.unit, CASES.c.process_id,
+                                                      CASES.c.created_at, CASES.c.closed_at), CASES.c.id))}
     done_by_task: dict[tuple[int, str], str] = {}
     done_by_spec: dict[tuple[int, str, dt.datetime], str] = {}
     steps: list[Any] = []
     last_advance: dict[int, list[Any]] = defaultdict(list)
-    for e in conn.execute(select(AUDIT.c.case_id, AUDIT.c.at, AUDIT.c.actor, AUDIT.c.action, AUDIT.c.task_spec,
-                                 AUDIT.c.task_id).where(AUDIT.c.action.in_(ADVANCING_ACTIONS))
+    for e in conn.execute(one(select(AUDIT.c.case_id, AUDIT.c.at, AUDIT.c.actor, AUDIT.c.action, AUDIT.c.task_spec,
+                                     AUDIT.c.task_id).where(AUDIT.c.action.in_(ADVANCING_ACTIONS)), AUDIT.c.case_id)
                           .order_by(AUDIT.c.case_id, AUDIT.c.at, AUDIT.c.id)):
         if e.action == "tarefa_concluida":
             done_by_task.setdefault((e.case_id, e.task_id or ""), e.actor)
@@ -413,15 +418,15 @@ def rebuild(conn: Connection, write: bool = True) -> Totals:
             earlier = [at for at in last_advance[e.case_id] if at < e.at]
             steps.append((e, earlier[-1] if earlier else None))
         last_advance[e.case_id].append(e.at)
-    sla_starts = dict(conn.execute(select(DEADLINES.c.task_id, DEADLINES.c.starts_at)
-                                   .where(DEADLINES.c.kind == "interno")).all())
+    sla_starts = dict(conn.execute(one(select(DEADLINES.c.task_id, DEADLINES.c.starts_at)
+                                       .where(DEADLINES.c.kind == "interno"), DEADLINES.c.case_id)).all())
     holders: dict[tuple[int, str], str | None] = {}
     holders_by_spec: dict[tuple[int, str], str | None] = {}
-    for t in conn.execute(select(OPEN_TASKS.c.case_id, OPEN_TASKS.c.task_id, OPEN_TASKS.c.spec_name,
-                                 OPEN_TASKS.c.assignee).order_by(OPEN_TASKS.c.id)):
+    for t in conn.execute(one(select(OPEN_TASKS.c.case_id, OPEN_TASKS.c.task_id, OPEN_TASKS.c.spec_name,
+                                     OPEN_TASKS.c.assignee), OPEN_TASKS.c.case_id).order_by(OPEN_TASKS.c.id)):
         holders[(t.case_id, t.task_id)] = t.assignee
         holders_by_spec.setdefault((t.case_id, t.spec_name), t.assignee)
-    for d in conn.execute(select(DEADLINES.c.case_id, *_DEADLINE_COLUMNS)):
+    for d in conn.execute(one(select(DEADLINES.c.case_id, *_DEADLINE_COLUMNS), DEADLINES.c.case_id)):
         case = cases[d.case_id]
         if d.outcome is None:
             key = (d.case_id, d.task_id)
@@ -440,8 +445,25 @@ def rebuild(conn: Connection, write: bool = True) -> Totals:
         totals.add_case_opened(case.unit, case.process_id, case.created_at)
         if case.closed_at is not None:
             totals.add_case_closed(case.unit, case.process_id, case.created_at, case.closed_at)
-    if write:
+    if write and case_id is None:
         for table in (DEADLINE_TOTALS, PERSON_TOTALS, STEP_TOTALS, CASE_TOTALS):
             conn.execute(delete(table))
         totals.write(conn)
     return totals
+
+
+def case_moved(conn: Connection, case_id: int, old_unit: str) -> None:
+    """A case was transferred from ``old_unit`` (its row already names the new unit): its whole share of
+    the aggregates — history included, as a recount would count it — moves to the new unit."""
+    share = rebuild(conn, write=False, case_id=case_id)
+    delta = Totals()
+    for counter, target in ((share.deadlines, delta.deadlines), (share.people, delta.people)):
+        for key, n in counter.items():
+            target[key] += n
+            target[key[:2] + (old_unit,) + key[3:]] -= n
+    delta.names = {**share.names, **{k[:2] + (old_unit,) + k[3:]: name for k, name in share.names.items()}}
+    for sums, target in ((share.steps, delta.steps), (share.cases, delta.cases)):
+        for key, (n, seconds) in sums.items():
+            target[key] = [n, seconds]
+            target[key[:2] + (old_unit,) + key[3:]] = [-n, -seconds]
+    delta.write(conn)

@@ -59,6 +59,9 @@ class CaseCommands(TaskCommands):
         ``actor`` in the same transaction, so an abandoned or invalid form leaves no case behind.
         """
         case_unit = unit or actor.unit or self.config.unit
+        if not actor.is_party and not actor.sees_unit(case_unit):
+            raise PermissionDenied(f"Você só pode abrir casos na sua unidade ({actor.unit}); um caso de outra "
+                                   "unidade chega a ela por transferência.")
         self.calendars.for_unit(case_unit)  # an unknown unit is refused here, before anything is written
         with self.db.connect() as conn, deadline_context(self.calendars, case_unit):
             definition = self.definitions.latest_ref(conn, process_id)

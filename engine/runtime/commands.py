@@ -5,7 +5,8 @@ checkout -> act -> commit cycle of :mod:`engine.runtime.cycle`: :mod:`~engine.ru
 (set-up, ``start_case``, the start form), :mod:`~engine.runtime.tasks` (``claim``, ``release``,
 ``reassign``, ``complete_task``), :mod:`~engine.runtime.timers` (``fire_due_timers``),
 :mod:`~engine.runtime.service_tasks` (``complete_service_task``, ``retry_incident``) and
-:mod:`~engine.runtime.recount` (``recalculate_deadlines``). Each command is one database transaction.
+:mod:`~engine.runtime.recount` (``recalculate_deadlines``) and :mod:`~engine.runtime.transfer` (``transfer``
+between units). Each command is one database transaction.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from engine.runtime.scripting import make_script_engine
 from engine.runtime.service_tasks import ServiceTaskCommands
 from engine.runtime.tasks import TaskCommands
 from engine.runtime.timers import TimerCommands
+from engine.runtime.transfer import TransferCommands
 from engine.services import ServiceRegistry
 from engine.store.db import make_engine, make_session_factory
 
@@ -43,7 +45,7 @@ class EngineConfig:
     services: ServiceRegistry | None = None
 
 
-class Runtime(CaseCommands, TaskCommands, TimerCommands, ServiceTaskCommands, RecountCommands):
+class Runtime(CaseCommands, TaskCommands, TimerCommands, ServiceTaskCommands, RecountCommands, TransferCommands):
     """The engine: configuration, database, definitions and the commands that change cases."""
 
     def __init__(self, config: EngineConfig | None = None) -> None:

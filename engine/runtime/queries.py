@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, lazyload, load_only
 
 from engine.store.models import Attachment, AuditEvent, Case, Deadline, Document, ExternalJob, Notification, OpenTask
 
@@ -22,14 +22,22 @@ _CASE_FOR_LISTS = (joinedload(OpenTask.case).load_only(Case.id, Case.protocol, C
                    .lazyload(Case.definition))
 
 
+#: The case list shows no workflow state and no BPMN XML.
+_CASE_COLUMNS_FOR_LISTS = load_only(Case.id, Case.protocol, Case.title, Case.unit, Case.status, Case.process_id,
+                                    Case.created_at, Case.updated_at, Case.closed_at, Case.outcome)
+
+
 def _by_due_date(query: Select[tuple[OpenTask]]) -> Select[tuple[OpenTask]]:
     # Tasks with a due date first (earliest first), then the oldest without one.
     return query.order_by(OpenTask.due_at.is_(None), OpenTask.due_at, OpenTask.created_at, OpenTask.id)
 
 
-def my_tasks(session: Session, username: str, limit: int = 200) -> list[OpenTask]:
-    """The person's tasks, the most urgent first, at most ``limit`` (like the role queue)."""
+def my_tasks(session: Session, username: str, limit: int = 200, unit: str | None = None) -> list[OpenTask]:
+    """The person's tasks, the most urgent first, at most ``limit`` (like the role queue); with ``unit``,
+    only those of that unit's cases (what a unit's staff member may still reach)."""
     query = select(OpenTask).options(_CASE_FOR_LISTS).where(OpenTask.assignee == username)
+    if unit is not None:
+        query = query.where(OpenTask.case_id.in_(select(Case.id).where(Case.unit == unit)))
     return list(session.scalars(_by_due_date(query).limit(limit)))
 
 
@@ -99,8 +107,13 @@ def completed_elements(session: Session, case_id: int) -> set[str]:
     return set(names)
 
 
-def recent_cases(session: Session, search: str = "", status: str = "", limit: int = 50) -> list[Case]:
-    query = select(Case)
+def recent_cases(session: Session, search: str = "", status: str = "", limit: int = 50,
+                 unit: str | None = None) -> list[Case]:
+    """The cases last changed, optionally matching ``search`` (protocol or title) and ``status``; with
+    ``unit``, only that unit's (a unit's staff see only their own)."""
+    query = select(Case).options(_CASE_COLUMNS_FOR_LISTS, lazyload(Case.definition))
+    if unit is not None:
+        query = query.where(Case.unit == unit)
     if search:
         pattern = f"%{search.strip()}%"
         query = query.where(or_(Case.protocol.ilike(pattern), Case.title.ilike(pattern)))

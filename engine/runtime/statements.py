@@ -29,7 +29,8 @@ NOTIFICATIONS = Notification.__table__
 USERS = User.__table__
 
 TASK_FOR_COMPLETION = (
-    select(OPEN_TASKS.c.case_id, OPEN_TASKS.c.title, OPEN_TASKS.c.role, OPEN_TASKS.c.assignee, CASES.c.version)
+    select(OPEN_TASKS.c.case_id, OPEN_TASKS.c.title, OPEN_TASKS.c.role, OPEN_TASKS.c.assignee, CASES.c.version,
+           CASES.c.unit)
     .select_from(OPEN_TASKS.join(CASES, CASES.c.id == OPEN_TASKS.c.case_id))
     .where(OPEN_TASKS.c.task_id == bindparam("task_id"))
 )

@@ -25,7 +25,9 @@ from engine.errors import (
     TaskNotOpen,
 )
 from engine.forms.submission import UploadedFile, validate_submission
+from engine.lgpd.masking import mask_submission
 from engine.parties.case_parties import may_work_on
+from engine.runtime.access import require_case_unit
 from engine.runtime.cache import LoadedCase
 from engine.runtime.cycle import CaseCycle, CaseResult, Change, procedure_failure
 from engine.runtime.projections import task_role
@@ -40,6 +42,7 @@ class TaskCommands(CaseCycle):
     def claim(self, case_id: int, task_id: str, actor: Actor) -> None:
         """Take an open task from the role queue into ``actor``'s own list."""
         with self.db.begin() as conn:
+            require_case_unit(conn, case_id, actor)
             open_task = self._open_task(conn, case_id, task_id)
             if not may_work_on(conn, case_id, actor, open_task.role):
                 raise PermissionDenied(f"A tarefa '{open_task.title}' é do papel '{open_task.role}', "
@@ -60,6 +63,7 @@ class TaskCommands(CaseCycle):
     def release(self, case_id: int, task_id: str, actor: Actor) -> None:
         """Give an assigned task back to its role queue (its assignee or a manager)."""
         with self.db.begin() as conn:
+            require_case_unit(conn, case_id, actor)
             open_task = self._open_task(conn, case_id, task_id)
             if open_task.assignee is None:
                 return
@@ -77,16 +81,21 @@ class TaskCommands(CaseCycle):
         if not actor.has_role("gestor"):
             raise PermissionDenied("Só um gestor pode redistribuir tarefas.")
         with self.db.begin() as conn:
+            unit = require_case_unit(conn, case_id, actor)
             open_task = self._open_task(conn, case_id, task_id)
             if to_username is not None:
-                person = conn.execute(select(USERS.c.username, USERS.c.full_name, USERS.c.roles, USERS.c.active)
-                                      .where(USERS.c.username == to_username)).first()
+                person = conn.execute(select(USERS.c.username, USERS.c.full_name, USERS.c.roles, USERS.c.active,
+                                             USERS.c.unit).where(USERS.c.username == to_username)).first()
                 if person is None or not person.active:
                     raise NotFound(f"Pessoa “{to_username}” não encontrada ou inativa.")
-                roles = set((person.roles or "").split())
-                if open_task.role not in roles and "admin" not in roles:
+                target = Actor(person.username, person.full_name, frozenset((person.roles or "").split()), person.unit)
+                if open_task.role not in target.roles and "admin" not in target.roles:
                     raise PermissionDenied(f"{person.full_name} não tem o papel “{open_task.role}” exigido pela "
                                            f"tarefa “{open_task.title}”.")
+                if not target.sees_unit(unit):
+                    raise PermissionDenied(f"{person.full_name} trabalha na unidade {person.unit}, não na "
+                                           f"unidade {unit} deste caso. Para levar o caso a outra unidade, "
+                                           "transfira-o.")
             if open_task.assignee == to_username:
                 return
             conn.execute(update(OPEN_TASKS).where(OPEN_TASKS.c.id == open_task.id).values(assignee=to_username))
@@ -108,7 +117,9 @@ class TaskCommands(CaseCycle):
         with self.db.connect() as conn:
             row = conn.execute(TASK_FOR_COMPLETION, {"task_id": task_id}).first()
             if row is None or row.case_id != case_id:
+                require_case_unit(conn, case_id, actor)  # a case of another unit is not found, not "done"
                 raise TaskNotOpen(self._already_done_message(conn, case_id, task_id, None))
+            require_case_unit(conn, case_id, actor, row.unit)
             if row.assignee and row.assignee != actor.username:
                 raise PermissionDenied(f"A tarefa '{row.title}' está com {row.assignee}. "
                                        "Peça para liberá-la antes de concluir.")
@@ -177,5 +188,7 @@ class TaskCommands(CaseCycle):
         except WorkflowException as error:
             conn.rollback()
             raise ProcedureError(procedure_failure(task, error)) from error
+        # the legal record of the act, with the person's CPF, e-mail and phone masked (the case data keeps them)
+        types = {f.name: f.type for f in self.forms.get(task.task_spec.extensions["formKey"]).fields}
         return Change("tarefa_concluida", f"Tarefa concluída: {task.task_spec.bpmn_name}", task.task_spec.name,
-                      str(task.id), {"dados": data, "actor_name": actor.display_name})
+                      str(task.id), {"dados": mask_submission(types, data), "actor_name": actor.display_name})

@@ -50,6 +50,10 @@ RESPOSTA = {"resposta_fornecedor": "A loja alega mau uso do produto.", "data_res
 ANA = Actor("ana", "Ana Atendente", frozenset({"atendente"}))
 CAIO = Actor("caio", "Caio Atendente", frozenset({"atendente"}))
 BIA = Actor("bia", "Bia Analista", frozenset({"analista"}))
+# Ana and Caio also cover Santos in this data set: there they act as staff of that unit (a person reaches
+# only the cases of the unit they act for).
+ANA_STS = Actor("ana", "Ana Atendente", frozenset({"atendente"}), "STS")
+CAIO_STS = Actor("caio", "Caio Atendente", frozenset({"atendente"}), "STS")
 
 
 def local(month: int, day: int, hour: int = 10) -> dt.datetime:
@@ -78,7 +82,7 @@ def dataset(runtime: Runtime, frozen_clock: clock.FrozenClock, complaint: dict[s
     frozen_clock.set(local(3, 2))
     a = rt.start_case("reclamacao", ANA, complaint)
     b = rt.start_case("reclamacao", ANA, complaint)
-    c = rt.start_case("reclamacao", ANA, complaint, unit="STS")
+    c = rt.start_case("reclamacao", ANA_STS, complaint, unit="STS")
     frozen_clock.set(local(3, 2, 11))
     b = step(rt, b, "atendimento_preliminar", ANA, PRELIM_NAO_RESOLVIDA)
     frozen_clock.set(local(3, 3))
@@ -88,13 +92,13 @@ def dataset(runtime: Runtime, frozen_clock: clock.FrozenClock, complaint: dict[s
     a = step(rt, a, "emitir_cip", CAIO, CIP)  # SLA due 05/03: late; CIP due 20/03
     frozen_clock.set(local(3, 12))
     a = step(rt, a, "registrar_resposta", ANA, RESPOSTA)  # CIP met; analysis due 02/04
-    c = step(rt, c, "atendimento_preliminar", CAIO, PRELIM_RESOLVIDA)  # due 09/03: late, case closed
+    c = step(rt, c, "atendimento_preliminar", CAIO_STS, PRELIM_RESOLVIDA)  # due 09/03: late, case closed
     assert c.status == "encerrado"
     claim(rt, a, "analisar_reclamacao", BIA)
     frozen_clock.set(local(3, 14))
     assert rt.fire_due_timers() == 1  # B's CIP went off; analysis due 06/04 (Good Friday skipped)
     frozen_clock.set(local(3, 16))
-    d = rt.start_case("reclamacao", ANA, complaint, unit="STS")  # preliminary due 23/03
+    d = rt.start_case("reclamacao", ANA_STS, complaint, unit="STS")  # preliminary due 23/03
     frozen_clock.set(local(3, 24))
     e = rt.start_case("reclamacao", ANA, complaint)  # preliminary due 31/03
     claim(rt, e, "atendimento_preliminar", CAIO)

@@ -1,5 +1,6 @@
-"""``/api/v1/cases``: the cases the caller sees (staff: all, as the staff pages; a party: its own), each with
-its data, what happens next, the open tasks the caller may see, its deadlines, timeline and documents."""
+"""``/api/v1/cases``: the cases the caller sees (staff: their unit's, every unit at the state level, as the
+staff pages; a party: its own), each with its data, what happens next, the open tasks the caller may see,
+its deadlines, timeline and documents. Every read of one case is written in the access log (LGPD)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from webapp.api.schemas import (
     TimelinePageSchema,
 )
 from webapp.runtime_access import db_session, runtime
+from webapp.staff.access import record_read
 from webapp.staff.presenters import describe
 
 bp = Blueprint("api_cases", __name__, url_prefix="/api/v1/cases", description="Casos: dados, próximos passos, prazos")
@@ -102,6 +104,7 @@ def list_cases(args: dict[str, Any]) -> Any:
 def get_case(case_id: int) -> Any:
     caller = current_caller()
     case = case_or_404(caller, case_id)
+    record_read(case, "caso", actor=caller.actor, channel="api")
     session = db_session()
     every_task = queries.case_open_tasks(session, case_id)
     tasks = visible_tasks(caller, every_task)
@@ -129,7 +132,7 @@ def get_case(case_id: int) -> Any:
 @bp.response(200, TimelinePageSchema)
 def timeline(args: dict[str, Any], case_id: int) -> Any:
     caller = current_caller()
-    case_or_404(caller, case_id)
+    record_read(case_or_404(caller, case_id), "historico", actor=caller.actor, channel="api")
     query = select(AuditEvent).where(AuditEvent.case_id == case_id).order_by(AuditEvent.at, AuditEvent.id)
     rows, total = paginate_query(db_session(), query, args["page"], args["per_page"])
     items = [{"id": e.id, "at": e.at, "action": e.action, "description": e.description,
@@ -151,7 +154,7 @@ def document_out(document: Document) -> dict[str, Any]:
 @bp.response(200, DocumentPageSchema)
 def documents(args: dict[str, Any], case_id: int) -> Any:
     caller = current_caller()
-    case_or_404(caller, case_id)
+    record_read(case_or_404(caller, case_id), "documentos", actor=caller.actor, channel="api")
     query = (select(Document).options(_document_columns()).where(Document.case_id == case_id)
              .order_by(Document.id))
     rows, total = paginate_query(db_session(), query, args["page"], args["per_page"])

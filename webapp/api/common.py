@@ -19,6 +19,7 @@ from engine import clock
 from engine.forms.schema import FormDefinition
 from engine.forms.submission import UploadedFile
 from engine.parties.case_parties import is_party_of, visible_case_ids
+from engine.runtime.access import visible_to
 from engine.store.models import Case, OpenTask
 from webapp.api.auth import Caller
 from webapp.api.problems import ApiProblem
@@ -62,10 +63,13 @@ NOT_FOUND_TASK = "Tarefa não encontrada ou já concluída."
 
 
 def visible_cases(caller: Caller) -> Select[Any]:
-    """The cases the caller sees: staff every case (as the staff pages), a party only its own."""
+    """The cases the caller sees: staff their unit's (every unit at the state level, as the staff pages),
+    a party only its own."""
     query = select(Case)
     if caller.is_party:
         query = query.where(Case.id.in_(visible_case_ids(caller.actor)))
+    else:
+        query = query.where(visible_to(caller.actor, Case.unit))
     return query
 
 
@@ -73,7 +77,7 @@ def case_or_404(caller: Caller, case_id: int) -> Case:
     """The case if the caller may see it; 404 otherwise (a party never learns another party's case exists)."""
     session = db_session()
     case = session.get(Case, case_id)
-    if case is None:
+    if case is None or (not caller.is_party and not caller.actor.sees_unit(case.unit)):
         raise ApiProblem(404, NOT_FOUND_CASE)
     if caller.is_party:
         with runtime().db.connect() as conn:
@@ -98,6 +102,8 @@ def task_or_404(caller: Caller, task_id: str) -> OpenTask:
     if caller.is_party:
         if not party_sees_task(caller, task):
             raise ApiProblem(404, NOT_FOUND_TASK)
+    elif not caller.actor.sees_unit(task.case.unit):
+        raise ApiProblem(404, NOT_FOUND_TASK)  # a case of another unit: as if it did not exist
     elif not caller.actor.may_perform(task.role):
         raise ApiProblem(403, f"A tarefa '{task.title}' é do papel '{task.role}', que você não tem.")
     return task

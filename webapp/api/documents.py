@@ -1,4 +1,5 @@
-"""``GET /api/v1/documents/{id}``: an official document's PDF, for whoever may see its case."""
+"""``GET /api/v1/documents/{id}``: an official document's PDF, for whoever may see its case (each download is
+written in the access log)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from webapp.api.auth import BEARER, current_caller, token_required
 from webapp.api.common import case_or_404
 from webapp.api.problems import ApiProblem
 from webapp.runtime_access import db_session
+from webapp.staff.access import record_read
 
 bp = Blueprint("api_documents", __name__, url_prefix="/api/v1/documents", description="Documentos oficiais (PDF)")
 
@@ -28,9 +30,10 @@ def get_document(document_id: int) -> Any:
     if document is None:
         raise ApiProblem(404, "Documento não encontrado.")
     try:
-        case_or_404(caller, document.case_id)
+        case = case_or_404(caller, document.case_id)
     except ApiProblem as error:
         raise ApiProblem(404, "Documento não encontrado.") from error
+    record_read(case, "documento", document.title, actor=caller.actor, channel="api")
     response = Response(document.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{document.kind}-{document.id}.pdf"'
     return response

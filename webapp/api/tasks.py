@@ -1,4 +1,5 @@
-"""``/api/v1/tasks``: the caller's work — staff: their own tasks and their roles' queue (as the inbox);
+"""``/api/v1/tasks``: the caller's work — staff: their own tasks and their roles' queue in their unit (as the
+inbox; every unit at the state level);
 a party: the tasks of its role in its own cases, most urgent first — each task's form, and claim,
 release and complete (values as JSON, files in Base64; 422 with each field's error, nothing saved)."""
 
@@ -11,6 +12,7 @@ from sqlalchemy import or_, select
 
 from engine.parties.case_parties import visible_case_ids
 from engine.runtime import queries
+from engine.runtime.access import unit_scope
 from engine.store.models import OpenTask
 from webapp.api.auth import BEARER, Caller, current_caller, token_required
 from webapp.api.common import (
@@ -32,6 +34,7 @@ from webapp.api.schemas import (
     ValuesSchema,
 )
 from webapp.runtime_access import db_session, runtime
+from webapp.staff.access import record_read
 from webapp.staff.inbox import prefilled, queue_roles
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1/tasks",
@@ -62,9 +65,9 @@ def list_tasks(args: dict[str, Any]) -> Any:
     else:
         user = caller.user
         assert user is not None
-        mine = queries.my_tasks(session, user.username)
-        queue = queries.group_queue(session, queue_roles(caller.actor.roles),
-                                    None if "admin" in caller.actor.roles else user.unit)
+        unit = unit_scope(caller.actor)
+        mine = queries.my_tasks(session, user.username, unit=unit)
+        queue = queries.group_queue(session, queue_roles(caller.actor.roles), unit)
         rows, total = paginate_list(mine + queue, page, per_page)
     return page_body([task_out(t) for t in rows], total, page, per_page)
 
@@ -77,6 +80,7 @@ def get_task(task_id: str) -> Any:
     caller = current_caller()
     task = task_or_404(caller, task_id)
     form = runtime().form_for(task)
+    record_read(task.case, "tarefa", task.title, actor=caller.actor, channel="api")
     return task_out(task) | {
         "form": {"key": form.key, "title": form.title, "description": form.description, "fields_": [
             {"name": f.name, "label": f.label, "type": f.type, "required": f.required, "help": f.help,

@@ -2,9 +2,10 @@
 times and backlog — every list exportable as CSV, every chart with its numbers as a table.
 
 Filters travel in the query string so a view can be bookmarked and shared: ``processo``,
-``unidade`` (admin only: a unit manager always sees their own unit), ``de`` / ``ate`` (dd/mm/aaaa or
-ISO; ``ate`` inclusive), ``tipo`` (legal | interno), ``agrupar`` (processo | etapa | unidade |
-pessoa | periodo_semana | periodo_mes) and ``dias`` (business days of the "próximos" list).
+``unidade`` (state level only — admin, gestor estadual: a unit manager always sees their own unit),
+``de`` / ``ate`` (dd/mm/aaaa or ISO; ``ate`` inclusive), ``tipo`` (legal | interno), ``agrupar``
+(processo | etapa | unidade | pessoa | periodo_semana | periodo_mes) and ``dias`` (business days of the
+"próximos" list).
 
 CSV: UTF-8 with a BOM and ``;`` as separator, decimals with a comma — what Excel in pt-BR opens
 correctly with a double click (with ``,`` it would put each row in a single column).
@@ -58,7 +59,8 @@ def _start_of(day: dt.date) -> dt.datetime:
 
 
 def _is_admin() -> bool:
-    return "admin" in g.actor.roles
+    """A state-level person (``admin``, ``gestor_estadual``): sees every unit and may pick one."""
+    return g.actor.is_state_level
 
 
 def _unit() -> str | None:

@@ -1,4 +1,5 @@
-"""Official documents of a case: the PDF download the case page links to (staff only).
+"""Official documents of a case: the PDF download the case page links to (staff of the case's unit,
+or the state level; every download is written in the access log).
 
 Anyone may check a document by its verification code: that public page is
 :mod:`webapp.public.verification`."""
@@ -12,6 +13,7 @@ from flask import Blueprint, Response, abort
 from engine.store.models import Document
 from webapp.auth import login_required
 from webapp.runtime_access import db_session
+from webapp.staff.access import case_or_404, record_read
 
 bp = Blueprint("documents", __name__)
 
@@ -22,6 +24,7 @@ def download(document_id: int) -> Any:
     document = db_session().get(Document, document_id)
     if document is None:
         abort(404)
+    record_read(case_or_404(document.case_id), "documento", document.title)
     response = Response(document.pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{document.kind}-{document.id}.pdf"'
     return response

@@ -1,4 +1,5 @@
-"""The staff inbox: my tasks, my roles' queue, claim / release, and the task page with its form."""
+"""The staff inbox: my tasks, my roles' queue (of my unit; every unit at the state level), claim / release,
+and the task page with its form. A task of a case of another unit is a 404, as a case that does not exist."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from engine.forms.schema import FormDefinition
 from engine.forms.submission import UploadedFile
 from engine.roles import PARTY_PROXIES
 from engine.runtime import queries
+from engine.runtime.access import unit_scope
 from engine.store.models import Case, OpenTask
 from webapp.auth import login_required
 from webapp.runtime_access import db_session, runtime
+from webapp.staff.access import case_or_404, record_read
 from webapp.staff.presenters import describe
 
 bp = Blueprint("inbox", __name__)
@@ -67,8 +70,9 @@ def index() -> Any:
 def tasks() -> Any:
     session = db_session()
     roles = queue_roles(g.actor.roles)
-    return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username),
-                           queue=queries.group_queue(session, roles, None if "admin" in g.actor.roles else g.user.unit),
+    unit = unit_scope(g.actor)
+    return render_template("inbox.html", mine=queries.my_tasks(session, g.user.username, unit=unit),
+                           queue=queries.group_queue(session, roles, unit),
                            notices=queries.notifications_for(session, g.user.username, roles, g.user.unit))
 
 
@@ -87,9 +91,7 @@ def mark_read(notice_id: int) -> Any:
 
 
 def _task_or_404(case_id: int, task_id: str) -> tuple[Case, OpenTask | None]:
-    case = db_session().get(Case, case_id)
-    if case is None:
-        abort(404)
+    case = case_or_404(case_id)
     task = queries.open_task(db_session(), task_id)
     if task is not None and task.case_id != case_id:
         abort(404)
@@ -115,6 +117,7 @@ def task_page(case_id: int, task_id: str) -> Any:
         abort(403)
     form = runtime().form_for(task)
     if request.method == "GET":
+        record_read(case, "tarefa", task.title)
         return _render_task(case, task, form, prefilled(form, case.data or {}))
     values = submitted_values()
     try:
@@ -124,7 +127,9 @@ def task_page(case_id: int, task_id: str) -> Any:
         return _render_task(case, task, form, error.result.raw, error.result.errors, status=422)
     except ConflictError as error:
         return _render_task(case, task, form, values, conflict=str(error), status=409)
-    except (PermissionDenied, NotFound) as error:
+    except NotFound:
+        abort(404)  # the case left this person's unit meanwhile
+    except PermissionDenied as error:
         return _render_task(case, task, form, values, conflict=str(error), status=403)
     except ProcedureError as error:
         return _render_task(case, task, form, values, conflict=str(error), status=500)
@@ -143,7 +148,11 @@ def claim(case_id: int, task_id: str) -> Any:
     try:
         runtime().claim(case_id, task_id, g.actor)
         flash("Tarefa assumida: agora ela está em “Minhas tarefas”.", "sucesso")
-    except (ConflictError, PermissionDenied) as error:
+    except NotFound:
+        abort(404)
+    except PermissionDenied as error:
+        return _refused(str(error))
+    except ConflictError as error:
         flash(str(error), "erro")
         return redirect(url_for("inbox.tasks"))
     return redirect(url_for("inbox.task_page", case_id=case_id, task_id=task_id))
@@ -155,6 +164,14 @@ def release(case_id: int, task_id: str) -> Any:
     try:
         runtime().release(case_id, task_id, g.actor)
         flash("Tarefa devolvida à fila do grupo.", "info")
-    except (ConflictError, PermissionDenied) as error:
+    except NotFound:
+        abort(404)
+    except PermissionDenied as error:
+        return _refused(str(error))
+    except ConflictError as error:
         flash(str(error), "erro")
     return redirect(url_for("inbox.tasks"))
+
+
+def _refused(message: str) -> Any:
+    return render_template("erro.html", titulo="Acesso negado", mensagem=message), 403
