@@ -63,8 +63,7 @@ def test_analyst_adds_a_field_sees_it_in_the_preview_publishes_and_the_attendant
     card.locator("[data-atributo='required']").check()
     card.locator("[data-atributo='help']").fill("O número que o fornecedor informou.")
     preview.locator("#campo-protocolo_fornecedor").wait_for()
-    page.wait_for_function(
-        "() => document.querySelector('#previa').textContent.includes('Protocolo do atendimento no fornecedor')")
+    page.locator("#previa", has_text="Protocolo do atendimento no fornecedor").wait_for()
     assert preview.locator("label[for='campo-protocolo_fornecedor'] .obrigatorio").count() == 1
     page.screenshot(path=str(ARTIFACTS / "form-editor-preview.png"), full_page=True)
 

@@ -70,7 +70,7 @@ def test_analyst_renames_a_task_deploys_and_new_cases_use_the_new_version(
     page.screenshot(path=str(ARTIFACTS / "processos-modelador.png"), full_page=True)
 
     page.click("#btn-salvar")
-    page.wait_for_function("document.getElementById('modelador-status').textContent.includes('salvo')")
+    page.locator("#modelador-status", has_text="salvo").wait_for()  # (no wait_for_function: the CSP forbids eval)
     page.click("#btn-validar")
     page.wait_for_selector("#modelador[data-validated]")
     assert page.get_attribute("#modelador", "data-validated") == "ok", page.inner_text("#problemas")
@@ -184,7 +184,7 @@ def test_lint_flags_a_disconnected_task_as_it_is_drawn(page) -> None:  # noqa: A
                                       anchor.parent);
         m.get('modeling').updateLabel(registry.get('tarefa_solta'), 'Tarefa solta');
     }""")
-    page.wait_for_function("Number(document.getElementById('modelador').dataset.lintErrors) > 0")
+    page.locator("#modelador[data-lint-errors]:not([data-lint-errors='0'])").wait_for()
     overlay = page.locator(".djs-overlays[data-container-id='tarefa_solta'] .bjsl-overlay")
     overlay.wait_for()
     assert overlay.locator(".bjsl-icon-error").count() == 1
@@ -201,7 +201,7 @@ def test_lint_flags_a_disconnected_task_as_it_is_drawn(page) -> None:  # noqa: A
     # Undo the drawing: the issue goes away with the task.
     page.evaluate("() => window.proconModeler.get('commandStack').undo()")
     page.evaluate("() => window.proconModeler.get('commandStack').undo()")
-    page.wait_for_function("document.getElementById('modelador').dataset.lintErrors === '0'")
+    page.locator("#modelador[data-lint-errors='0']").wait_for()
     assert page.locator(".djs-overlays[data-container-id='tarefa_solta']").count() == 0
     assert page.js_errors == []
 
