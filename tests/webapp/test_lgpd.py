@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from engine import clock
 from engine.calendar.service import ensure_default_unit
 from engine.forms.submission import UploadedFile
 from engine.lgpd.access_log import entries
@@ -171,3 +173,39 @@ def test_a_manager_transfers_a_case_with_a_reason_and_the_other_unit_takes_it(of
     taken = sara.get(case).get_data(as_text=True)
     assert "Caso transferido da unidade CAP para STS: A consumidora mora em Santos." in taken
     assert "Gil Gestor" in taken and "unidade STS" in taken
+
+
+def test_the_portal_shows_the_consumer_who_at_the_procon_opened_the_case(
+        runtime: Runtime, frozen_clock: clock.FrozenClock) -> None:
+    from engine.store.login_sessions import PORTAL, open_session
+    from engine.store.login_sessions import STAFF as STAFF_SESSION
+    from tests.webapp.test_api import COMPLAINT_BODY, make_world
+    from webapp.sign_in import COOKIE_KEYS
+
+    world = make_world(runtime)
+    filed = world.post("consumidor_a", "/api/v1/complaints", COMPLAINT_BODY)
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    case_id = filed.json["id"]
+
+    def browser(kind: str, subject: int) -> Any:
+        client = world.client()
+        with runtime.Session.begin() as session:
+            token = open_session(session, kind, subject)
+        with client.session_transaction() as cookie:
+            cookie[COOKIE_KEYS[kind]] = token
+        return client
+
+    consumer = browser(PORTAL, world.ids["consumidor_a"])
+    page = consumer.get(f"/portal/casos/{case_id}").get_data(as_text=True)
+    assert "Quem no Procon abriu o seu caso" in page and "Ninguém da equipe abriu o caso ainda." in page
+    with runtime.Session() as session:
+        bia = session.scalars(select(User.id).where(User.username == "bia")).one()
+    frozen_clock.advance(dt.timedelta(minutes=30))
+    assert browser(STAFF_SESSION, bia).get(f"/casos/{case_id}").status_code == 200
+    page = consumer.get(f"/portal/casos/{case_id}").get_data(as_text=True)
+    section = page.split('id="quem-abriu"')[1]
+    assert "Bia Analista" in section and "02/03/2026 10:30" in section and "(página do caso)" in section
+    assert "bia" not in section.replace("Bia", "") and "127.0.0.1" not in section  # names, never logins or addresses
+    # the supplier sees the case, not who at the Procon read the consumer's data
+    supplier = browser(PORTAL, world.ids["fornecedor_x"])
+    assert 'id="quem-abriu"' not in supplier.get(f"/portal/casos/{case_id}").get_data(as_text=True)

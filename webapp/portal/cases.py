@@ -20,6 +20,7 @@ from sqlalchemy import select
 from engine import clock
 from engine.errors import ConflictError, InvalidSubmission, NotFound, PermissionDenied, ProcedureError
 from engine.forms.schema import FormDefinition
+from engine.lgpd.access_log import staff_reads
 from engine.parties.case_parties import is_party_of, may_work_on
 from engine.parties.models import PortalAccount
 from engine.parties.party_view import (
@@ -164,7 +165,8 @@ def case(case_id: int) -> Any:
         deadlines=concerning_deadlines(role, task_facts(tasks), pending_deadlines(case_id), now),
         timeline=plain_timeline(case_id), sections=public_sections(found),
         attachment_ids=public_attachment_ids(found), documents=queries.case_documents(db_session(), case_id),
-        hearing=hearing_of(found))
+        hearing=hearing_of(found),
+        readers=staff_reads(db_session(), case_id) if role == "consumidor" else None)  # LGPD: who at the Procon
 
 
 def _render_task(case_: Case, task: OpenTask, form: FormDefinition, raw: dict[str, str] | None = None,
